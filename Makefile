@@ -12,8 +12,10 @@ PREFECT_HOME_DIR := $(CURDIR)/.prefect
 export PREFECT_HOME := $(PREFECT_HOME_DIR)
 # No internet here: telemetry would log a failure on every run.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
+# Prefect's temporary server may take longer than its 20 s default to start on a busy 2-core machine.
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: install test test-fast demo ui bench clean
+.PHONY: install lint test test-fast demo ui bench clean
 
 install: $(STAMP)
 
@@ -24,10 +26,14 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet --no-deps '$(PYIQA)'
 	touch $(STAMP)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	$(PY) -m pytest -q --timeout=900
 
-test-fast: $(STAMP)
+test-fast: lint
 	$(PY) -m pytest -q -m 'not slow'
 
 demo: $(STAMP)

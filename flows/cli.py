@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="vosvfi", description="VOS-aware video frame interpolation: interpolate, data, pipeline.")
     parser.add_argument("--version", action="version", version=f"vosvfi {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks (and, for pipeline runs, Prefect's log) on the terminal")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     interpolate_commands.register(subparsers)
     data_commands.register(subparsers)
@@ -43,6 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vosvfi: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`vosvfi data list | head`): end quietly, without flushing into the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except Exception as error:  # a bug, not bad input: one line here, the traceback behind --debug
+        if getattr(args, "debug", False):
+            raise
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        print(f"vosvfi: error: unexpected {type(error).__name__}: {reason} (run again with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

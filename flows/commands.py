@@ -1,19 +1,23 @@
 """``vosvfi pipeline``, ``vosvfi run STAGE`` and ``vosvfi serve``.
 
-Prefect is imported inside the handlers only, so ``vosvfi interpolate`` starts fast. Profiles,
-stages and overrides are checked before Prefect starts: a bad value is a one-line error.
+Prefect is imported inside the handlers only, so ``vosvfi interpolate`` starts fast. The run is
+planned (:func:`vosvfi_core.plan.plan_run`) before Prefect starts, so a bad profile, stage or
+value is a one-line error, and the plan — which stages run and why — is printed first. A failed
+task ends the command with ``vosvfi: error: <stage>/<task>: <reason>`` (exit 2); the tracebacks
+go to the run's log file, and to the terminal only with ``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import os
 import time
 from pathlib import Path
 from typing import Any
 
-from vosvfi_core.config import STAGES, Profile, check_stages, load_profile, stage_closure
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.plan import REFRESHABLE, RunPlan, check_stage_names, plan_run
+from vosvfi_core.stages import STAGE_NAMES
 
 __all__ = ["register"]
 
@@ -26,70 +30,59 @@ def _profile_ref(text: str) -> str:
 def _stages(values: list[str] | None) -> list[str] | None:
     if not values:
         return None
-    return check_stages((s for value in values for s in value.replace(",", " ").split() if s), option="--stages")
+    return check_stage_names((s for value in values for s in value.replace(",", " ").split() if s), option="--stages")
 
 
-def _check(args: argparse.Namespace, targets: list[str] | None) -> Profile:
-    profile = load_profile(args.profile, args.set)
-    if "train" in stage_closure(profile, targets or profile.stages):
-        from vosvfi_core.training import check_trainable
-
-        check_trainable(profile.train)
-    check_stages(args.refresh, option="--refresh", also=("report",))
-    if args.run_id is not None:
-        from vosvfi_core.results.tables import check_run_id
-
-        check_run_id(args.run_id)
-    return profile
-
-
-def _print_summary(result: dict[str, Any], seconds: float) -> None:
+def _print_summary(result: dict[str, Any], seconds: float, log_file: Path) -> None:
     folder = Path(result["run_folder"])
     print(f"\nvosvfi: run {result['run_id']} finished in {seconds:.0f} s (stages: {', '.join(result['stages'])})")
     print(f"  tables:   {folder / 'tables'}/ ({', '.join(sorted(result['tables']))}; Parquet)")
     print(f"  pictures: {result['pictures']}")
     print(f"  report:   {result['report']}")
+    print(f"  log:      {log_file}")
     print("  UI:       make ui, then open http://127.0.0.1:4200 (runs, task runs, artifacts; logs)")
 
 
-def _execute(args: argparse.Namespace, flow: Any, targets: list[str] | None, **parameters: Any) -> int:
-    profile = _check(args, targets)
+def _execute(args: argparse.Namespace, flow_name: str, targets: list[str] | None, **parameters: Any) -> int:
+    plan = plan_run(args.profile, targets, args.set, run_id=args.run_id, refresh=args.refresh)
+    print(f"vosvfi: {plan.describe()}", flush=True)
+    # Prefect's 20 s default for its temporary server is often too short on a busy 2-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    from flows.logs import failure_line, run_log
+    from flows.pipeline import FLOWS
     from flows.runner import api_for_workers, task_runner_for
 
+    flow = FLOWS[flow_name]
     started = time.perf_counter()
-    common = {"profile": _profile_ref(args.profile), "run_id": args.run_id, "overrides": list(args.set), "refresh": list(args.refresh)}
-    try:
-        with api_for_workers(profile.task_runner):
-            result = flow.with_options(task_runner=task_runner_for(profile.task_runner))(**common, **parameters)
-    except VosvfiError:
-        raise
-    except Exception as error:  # a failed task: Prefect has logged its traceback above
-        reason = str(error).splitlines()[0] if str(error) else ""
-        print(f"vosvfi: error: {flow.name} failed: {type(error).__name__}: {reason}", file=sys.stderr)
-        return 1
-    _print_summary(result, time.perf_counter() - started)
+    common = {"profile": _profile_ref(args.profile), "run_id": plan.run_id, "overrides": list(args.set), "refresh": list(args.refresh)}
+    debug = getattr(args, "debug", False)
+    with run_log(plan.run_id, debug=debug) as log_file:
+        try:
+            with api_for_workers(plan.profile.task_runner):
+                result = flow.with_options(task_runner=task_runner_for(plan.profile.task_runner))(**common, **parameters)
+        except VosvfiError:
+            raise
+        except Exception as error:  # a failed task: its traceback is in the log file
+            raise VosvfiError(f"{failure_line(error)} (details: {log_file}{'' if debug else '; --debug shows them here'})") from None
+    _print_summary(result, time.perf_counter() - started, log_file)
     return 0
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:
     stages = _stages(args.stages)
-    from flows.pipeline import pipeline
-
-    return _execute(args, pipeline, stages, stages=stages)
+    return _execute(args, "pipeline", stages, stages=stages)
 
 
 def _run_stage(args: argparse.Namespace) -> int:
-    check_stages([args.stage])
-    from flows.pipeline import STAGE_FLOWS
-
-    return _execute(args, STAGE_FLOWS[args.stage], [args.stage])
+    check_stage_names([args.stage])
+    return _execute(args, args.stage, [args.stage])
 
 
 def _serve(args: argparse.Namespace) -> int:
-    profile = load_profile(args.profile)
+    plan: RunPlan = plan_run(args.profile, [])
     from flows.serve import serve
 
-    serve(profile, _profile_ref(args.profile), limit=args.limit)
+    serve(plan.profile, _profile_ref(args.profile), limit=args.limit)
     return 0
 
 
@@ -97,17 +90,18 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="demo", help="demo, paper or a path to a profile .yaml (default: demo)")
     parser.add_argument("--run-id", default=None, help="results go to runs/<run-id>/ (default: the profile's name)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a profile value (repeatable)")
-    parser.add_argument("--refresh", action="append", default=[], metavar="STAGE", help="recompute STAGE even if cached (repeatable)")
+    parser.add_argument("--refresh", action="append", default=[], metavar="STAGE", help=f"recompute STAGE even if cached (repeatable): {', '.join(REFRESHABLE)}")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="also show Prefect's log and tracebacks on the terminal")
 
 
 def register(subparsers: Any) -> None:
-    pipeline = subparsers.add_parser("pipeline", help="run the pipeline (data, masks, train, evaluate, downstream, report)")
+    pipeline = subparsers.add_parser("pipeline", help=f"run the pipeline ({', '.join(STAGE_NAMES)}, then the report)")
     _common(pipeline)
-    pipeline.add_argument("--stages", nargs="+", default=None, metavar="STAGE", help=f"stages to run (default: the profile's): {', '.join(STAGES)}")
+    pipeline.add_argument("--stages", nargs="+", default=None, metavar="STAGE", help=f"stages to run (default: the profile's): {', '.join(STAGE_NAMES)}")
     pipeline.set_defaults(handler=_run_pipeline)
 
     run = subparsers.add_parser("run", help="run one stage (and, from cache where possible, what it needs)")
-    run.add_argument("stage", metavar="STAGE", help=", ".join(STAGES))
+    run.add_argument("stage", metavar="STAGE", help=", ".join(STAGE_NAMES))
     _common(run)
     run.set_defaults(handler=_run_stage)
 

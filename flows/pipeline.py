@@ -1,4 +1,4 @@
-"""The ``vosvfi-pipeline`` flow and one flow per stage.
+"""The ``vosvfi-pipeline`` flow and one flow per stage, all made from the stage registry.
 
 Every flow takes the same parameters (a profile name or path, a run id, ``section.field=value``
 overrides, stages whose cache to refresh) so that each can be triggered from the Prefect UI.
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
+from prefect import Flow, flow
 
 from flows.stages import run_stages
+from vosvfi_core.stages import STAGES, Stage
 
-__all__ = ["pipeline", "data_flow", "masks_flow", "train_flow", "evaluate_flow", "downstream_flow", "STAGE_FLOWS"]
+__all__ = ["FLOWS", "STAGE_FLOWS", "pipeline"]
 
 
 @flow(name="vosvfi-pipeline")
@@ -29,34 +30,14 @@ def pipeline(
     return run_stages(profile, stages, run_id, overrides, refresh)
 
 
-@flow(name="vosvfi-data")
-def data_flow(profile: str = "demo", run_id: str | None = None, overrides: list[str] | None = None, refresh: list[str] | None = None) -> dict[str, Any]:
-    """Generate the demo data and download and verify the data sets the profile uses."""
-    return run_stages(profile, ["data"], run_id, overrides, refresh)
+def _stage_flow(stage: Stage) -> Flow:
+    def run_stage(profile: str = "demo", run_id: str | None = None, overrides: list[str] | None = None, refresh: list[str] | None = None) -> dict[str, Any]:
+        return run_stages(profile, [stage.name], run_id, overrides, refresh)
+
+    run_stage.__name__ = f"{stage.name}_flow"
+    run_stage.__qualname__ = run_stage.__name__
+    return flow(name=f"vosvfi-{stage.name}", description=f"{stage.description[0].upper()}{stage.description[1:]}, and what it needs.")(run_stage)
 
 
-@flow(name="vosvfi-masks")
-def masks_flow(profile: str = "demo", run_id: str | None = None, overrides: list[str] | None = None, refresh: list[str] | None = None) -> dict[str, Any]:
-    """Foreground masks of the training set, one task per shard."""
-    return run_stages(profile, ["masks"], run_id, overrides, refresh)
-
-
-@flow(name="vosvfi-train")
-def train_flow(profile: str = "demo", run_id: str | None = None, overrides: list[str] | None = None, refresh: list[str] | None = None) -> dict[str, Any]:
-    """Train (or resume training) the interpolation network."""
-    return run_stages(profile, ["train"], run_id, overrides, refresh)
-
-
-@flow(name="vosvfi-evaluate")
-def evaluate_flow(profile: str = "demo", run_id: str | None = None, overrides: list[str] | None = None, refresh: list[str] | None = None) -> dict[str, Any]:
-    """PSNR/SSIM on each evaluation data set, one task per data set."""
-    return run_stages(profile, ["evaluate"], run_id, overrides, refresh)
-
-
-@flow(name="vosvfi-downstream")
-def downstream_flow(profile: str = "demo", run_id: str | None = None, overrides: list[str] | None = None, refresh: list[str] | None = None) -> dict[str, Any]:
-    """Downstream checks of the interpolated frames (foreground PSNR inside object masks)."""
-    return run_stages(profile, ["downstream"], run_id, overrides, refresh)
-
-
-STAGE_FLOWS = {"data": data_flow, "masks": masks_flow, "train": train_flow, "evaluate": evaluate_flow, "downstream": downstream_flow}
+STAGE_FLOWS: dict[str, Flow] = {stage.name: _stage_flow(stage) for stage in STAGES}
+FLOWS: dict[str, Flow] = {"pipeline": pipeline, **STAGE_FLOWS}  # deployment name → flow

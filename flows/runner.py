@@ -18,7 +18,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from vosvfi_core.config import DaskRunner, ThreadsRunner
 
-__all__ = ["task_runner_for", "api_for_workers"]
+__all__ = ["api_for_workers", "task_runner_for"]
 
 
 def task_runner_for(config: ThreadsRunner | DaskRunner) -> TaskRunner:

@@ -13,21 +13,20 @@ from typing import Any
 
 from prefect.runner import Runner
 
-from flows.pipeline import STAGE_FLOWS, pipeline
+from flows.pipeline import FLOWS
 from flows.runner import task_runner_for
 from vosvfi_core.config import Profile
 
 __all__ = ["DEPLOYMENT_NAMES", "build_runner", "serve"]
 
-DEPLOYMENT_NAMES = ("pipeline", *STAGE_FLOWS)
+DEPLOYMENT_NAMES = tuple(FLOWS)
 
 
 def build_runner(profile: Profile, profile_ref: str, *, limit: int = 1) -> Runner:
     """A runner holding one deployment per flow, each defaulting to ``profile_ref``."""
     runner = Runner(name="vosvfi", limit=limit, pause_on_shutdown=False)
     defaults: dict[str, Any] = {"profile": profile_ref}
-    flows = {"pipeline": pipeline, **STAGE_FLOWS}
-    for name, flow in flows.items():
+    for name, flow in FLOWS.items():
         served = flow.with_options(task_runner=task_runner_for(profile.task_runner))
         runner.add_flow(served, name=name, parameters=defaults, tags=["vosvfi", name], description=(flow.description or "").strip())
     return runner
@@ -36,6 +35,6 @@ def build_runner(profile: Profile, profile_ref: str, *, limit: int = 1) -> Runne
 def serve(profile: Profile, profile_ref: str, *, limit: int = 1) -> None:
     """Register the deployments and run flow runs as the UI (or ``prefect deployment run``) asks."""
     runner = build_runner(profile, profile_ref, limit=limit)
-    names = ", ".join(f"{flow.name}/{name}" for name, flow in {"pipeline": pipeline, **STAGE_FLOWS}.items())
+    names = ", ".join(f"{flow.name}/{name}" for name, flow in FLOWS.items())
     print(f"vosvfi: serving {names}; trigger runs from the UI's Deployments page (Ctrl-C stops)")
     asyncio.run(runner.start())

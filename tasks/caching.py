@@ -25,7 +25,7 @@ from vosvfi_core import provenance
 from vosvfi_core.config import config_hash
 from vosvfi_core.provenance import DataRef
 
-__all__ = ["RESULTS_DIR", "CACHED", "fingerprint", "vosvfi_cache_key", "for_run"]
+__all__ = ["CACHED", "RESULTS_DIR", "fingerprint", "for_run", "vosvfi_cache_key"]
 
 RESULTS_DIR = ".prefect-results"
 TaskT = TypeVar("TaskT", bound=Task)
@@ -63,10 +63,14 @@ def fingerprint(task_name: str, inputs: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
+# Task parameters that say how to run, not what to compute: a run on more threads is the same result.
+_NOT_IN_KEY = frozenset({"threads"})
+
+
 def vosvfi_cache_key(context: Any, parameters: dict[str, Any]) -> str:
     """Prefect ``cache_key_fn``: ``<task name>-<fingerprint>``, usable as a file name."""
     name = context.task.name
-    return f"{name}-{fingerprint(name, parameters)}"
+    return f"{name}-{fingerprint(name, {k: v for k, v in parameters.items() if k not in _NOT_IN_KEY})}"
 
 
 # Options every cached task takes: our key, results persisted, no expiry.

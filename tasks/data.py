@@ -1,4 +1,4 @@
-"""Data stage tasks: generate the demo tree, download and verify catalog data sets."""
+"""Data stage tasks: generate the demo tree, download and verify catalog data sets, adopt local copies."""
 
 from __future__ import annotations
 
@@ -7,24 +7,33 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from tasks.caching import CACHED
-from vosvfi_core.data.benchmark_sets import ensure_demo
 from vosvfi_core.data.download import ensure_dataset
+from vosvfi_core.data.local import local_copy
+from vosvfi_core.data.sets import DEMO_CATALOG_ENTRY
 from vosvfi_core.data.synthetic import DemoDataConfig
 from vosvfi_core.provenance import DataRef, Produced, Snapshot
 
-__all__ = ["generate_demo_data", "fetch_dataset"]
+__all__ = ["fetch_dataset", "generate_demo_data", "use_local_copy"]
 
 
 @task(name="generate-demo-data", **CACHED)
 def generate_demo_data(config: DemoDataConfig, data_root: Path) -> Produced:
-    ref = ensure_demo(config, data_root)
-    get_run_logger().info("demo data in %s", ref.root)
-    return Produced(ref, Snapshot.of(ref.root))
+    folder = ensure_dataset(DEMO_CATALOG_ENTRY, data_root, generator=config, progress=False)
+    get_run_logger().info("demo data in %s", folder)
+    return Produced(DataRef(DEMO_CATALOG_ENTRY, Path(folder)), Snapshot.of(Path(folder)))
 
 
-# Retries (with exponential backoff) are set from the profile's data section by the flow.
+# No Prefect retries: the downloader is the one layer that retries, and only transient errors.
 @task(name="fetch-dataset", task_run_name="fetch-{name}", **CACHED)
 def fetch_dataset(name: str, data_root: Path) -> Produced:
     folder = ensure_dataset(name, data_root, progress=False)
     get_run_logger().info("data set %s verified in %s", name, folder)
     return Produced(DataRef(name, Path(folder)), Snapshot.of(Path(folder)))
+
+
+@task(name="local-dataset", task_run_name="local-{name}", **CACHED)
+def use_local_copy(name: str, catalog_entry: str, folder: Path) -> Produced:
+    """A copy the user already has (``data.local``): its layout checked, read in place."""
+    checked = local_copy(name, catalog_entry, folder)
+    get_run_logger().info("data set %s: using the local copy %s", name, checked)
+    return Produced(DataRef(catalog_entry, checked), Snapshot.of(checked))

@@ -1,25 +1,32 @@
-"""Downstream stage task: foreground/background PSNR of the interpolated frames inside object masks."""
+"""Downstream stage task: one registered check of the model and the baselines on its data set."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from prefect import get_run_logger, task
 
 from tasks.caching import CACHED
-from vosvfi_core.data.benchmark_sets import open_eval_set
-from vosvfi_core.checkpoint import load_checkpoint
 from vosvfi_core.config import DownstreamConfig
-from vosvfi_core.evaluation import foreground_psnr, model_interpolator
-from vosvfi_core.interpolation import resolve_device
-from vosvfi_core.provenance import DataRef, Produced
+from vosvfi_core.devices import resolve_device, set_task_threads
+from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext
+from vosvfi_core.evaluation import INTERPOLATORS, InterpolatorContext
+from vosvfi_core.provenance import DataRef, Produced, Snapshot
+from vosvfi_core.registry import Block
 
-__all__ = ["foreground_check"]
+__all__ = ["downstream_check"]
 
 
-@task(name="downstream-foreground-psnr", **CACHED)
-def foreground_check(data: DataRef, checkpoint: DataRef, config: DownstreamConfig) -> Produced:
-    """downstream_results rows (without run_id) of the model on ``config.dataset``."""
-    model, _ = load_checkpoint(checkpoint.root, device=resolve_device(config.device))
-    dataset = open_eval_set(config.dataset, data, with_masks=True)
-    rows = foreground_psnr(model_interpolator(model), dataset, model_name="adacof", dataset_name=config.dataset, max_samples=config.max_samples)
-    get_run_logger().info("foreground check on %s: %d rows", config.dataset, len(rows))
-    return Produced(rows)
+@task(name="downstream", task_run_name="downstream-{check.type}", **CACHED)
+def downstream_check(check: Block, data: DataRef, checkpoint: DataRef, config: DownstreamConfig, run_folder: Path, threads: int) -> Produced:
+    """downstream_results rows (without run_id) of one check over the model and the baselines, and its figures."""
+    set_task_threads(threads)
+    device = resolve_device(config.device, field="downstream.device")
+    context = InterpolatorContext(device)
+    interpolators = [INTERPOLATORS.build({"type": "checkpoint", "path": checkpoint.root, "name": "adacof"}, context)]
+    interpolators += [INTERPOLATORS.build(block, context) for block in config.baselines]
+    built = DOWNSTREAM_CHECKS.build(check, CheckContext(device))
+    rows = built.run(interpolators, data.root)
+    figures = built.figures(rows, run_folder / "figures") if built.figures is not None else []
+    get_run_logger().info("%s on %s: %d rows, %d figure(s)", built.name, built.dataset, len(rows), len(figures))
+    return Produced(rows, Snapshot.of(*figures))

@@ -8,7 +8,7 @@ import time
 from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
-__all__ = ["artifact_key", "ProgressArtifact"]
+__all__ = ["ProgressArtifact", "artifact_key"]
 
 
 def artifact_key(*parts: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +13,11 @@ from vosvfi_core.io.atomic import atomic_path
 from vosvfi_core.provenance import DataRef, Produced, Snapshot
 from vosvfi_core.results import read_table, write_table
 from vosvfi_core.results.report import ReportInputs, build_report
-from vosvfi_core.results.summaries import downstream_summary, eval_summary, masks_summary, train_summary
+from vosvfi_core.results.summaries import SUMMARIES
 
-__all__ = ["ReportOutput", "write_tables", "write_report", "REPORT_FILE"]
+__all__ = ["REPORT_FILE", "ReportOutput", "write_report", "write_tables"]
 
 REPORT_FILE = "report.md"
-_SUMMARIES = {
-    "eval_results": eval_summary,
-    "train_history": train_summary,
-    "downstream_results": downstream_summary,
-    "masks_manifest": masks_summary,
-}
 
 
 @dataclass(frozen=True)
@@ -31,6 +25,7 @@ class ReportOutput:
     markdown: str
     path: Path
     summaries: dict[str, list[dict[str, Any]]]  # table name → summary rows, for table artifacts
+    figures: list[Path] = field(default_factory=list)  # PNG plots shown in the report, published as artifacts
 
 
 @task(name="write-tables", **CACHED)
@@ -50,8 +45,9 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
 
     Tables not in ``written_now`` were left by an earlier invocation; the report says so.
     """
-    summaries = {name: _SUMMARIES[name](read_table(ref.root, name)) for name, ref in sorted(tables.items())}
+    summaries = {name: SUMMARIES[name](read_table(ref.root, name)) for name, ref in sorted(tables.items())}
     pictures = sorted((run_folder / "pictures").rglob("*.png")) if (run_folder / "pictures").is_dir() else []
+    figures = sorted((run_folder / "figures").glob("*.png")) if (run_folder / "figures").is_dir() else []
     inputs = ReportInputs(
         run_id=run_id,
         profile=profile,
@@ -62,10 +58,11 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
         masks_summary=summaries.get("masks_manifest", []),
         tables=[ref.root for _, ref in sorted(tables.items())],
         pictures=pictures,
+        figures=figures,
         kept=[name for name in tables if name not in written_now],
     )
     markdown = build_report(inputs)
     path = run_folder / REPORT_FILE
     with atomic_path(path) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
-    return Produced(ReportOutput(markdown, path, summaries), Snapshot.of(path))
+    return Produced(ReportOutput(markdown, path, summaries, figures), Snapshot.of(path, *figures))

@@ -1,4 +1,4 @@
-"""Training stage task: train (or resume) AdaCoF; checkpoints live under the run's folder."""
+"""Training stage task: train (or resume) the model; checkpoints live under the run's folder."""
 
 from __future__ import annotations
 
@@ -10,28 +10,31 @@ from prefect.runtime import task_run
 
 from tasks.caching import CACHED, fingerprint
 from tasks.progress import ProgressArtifact, artifact_key
-from vosvfi_core.data.benchmark_sets import open_train_set
-from vosvfi_core.config import ModelConfig, TrainConfig
+from vosvfi_core.config import TrainConfig
+from vosvfi_core.data.sets import data_set
+from vosvfi_core.devices import set_task_threads
 from vosvfi_core.provenance import DataRef, Produced, Snapshot
-from vosvfi_core.training import TrainProgress, train
+from vosvfi_core.registry import Block
+from vosvfi_core.training import TrainProgress, needs_masks, train
 
-__all__ = ["train_model", "checkpoint_dir"]
+__all__ = ["checkpoint_dir", "train_model"]
 
 
 # Settings that change how training is run or logged, not the weights it produces.
 _NOT_IN_IDENTITY = {"num_workers", "checkpoint_every", "log_every", "device"}
 
 
-def checkpoint_dir(run_folder: Path, config: TrainConfig, model: ModelConfig, data: DataRef) -> Path:
+def checkpoint_dir(run_folder: Path, config: TrainConfig, model: Block, data: DataRef) -> Path:
     """One folder per training identity (settings that shape the weights, data, code), so a resume never mixes runs."""
     identity = config.model_dump(mode="json", exclude=_NOT_IN_IDENTITY)
-    key = fingerprint("train", {"config": identity, "model": model, "data": data})
+    key = fingerprint("train", {"config": identity, "model": model.model_dump(mode="json"), "data": data})
     return run_folder / "checkpoints" / key[:16]
 
 
 @task(name="train", **CACHED)
-def train_model(config: TrainConfig, model: ModelConfig, data: DataRef, run_id: str, run_folder: Path) -> Produced:
+def train_model(config: TrainConfig, model: Block, data: DataRef, run_id: str, run_folder: Path, threads: int) -> Produced:
     """A :class:`TrainResult` and the snapshot of its final checkpoint."""
+    set_task_threads(threads)
     folder = checkpoint_dir(run_folder, config, model, data)
     progress = ProgressArtifact(artifact_key("train-progress", run_id), f"training {run_id} (task run {task_run.get_name()})")
 
@@ -40,7 +43,8 @@ def train_model(config: TrainConfig, model: ModelConfig, data: DataRef, run_id: 
 
     context = TaskRunContext.get()
     restart = bool(context and context.task.refresh_cache)  # --refresh train: train again from step 0
-    dataset = open_train_set(data, config, with_masks=config.loss.uses_vos)
+    options = {"crop": config.crop, "augment": config.augment}
+    dataset = data_set(config.dataset).open_triplets(data.root, with_masks=needs_masks(config), train=True, **options)
     result = train(config, model, dataset, folder, progress=report, restart=restart)
     get_run_logger().info("trained %d steps (resumed from step %d); checkpoint %s", result.steps, result.start_step, result.checkpoint)
     return Produced(result, Snapshot.of(result.checkpoint))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
+from pipeline_profile import TINY_PROFILE
 
 SHARED_DIR = Path(os.environ.get("VOSVFI_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
 
@@ -17,6 +20,25 @@ def shared_dir() -> Path:
     if not (SHARED_DIR / "README.md").is_file():
         pytest.skip(f"needs ../shared beside the checkout (looked for {SHARED_DIR})")
     return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[str]:
+    """A temporary Prefect API (SQLite) for the whole session."""
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield str(PREFECT_API_URL.value())
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Data and runs roots of their own, and the tiny pipeline profile at ``tmp_path/tiny.yaml``."""
+    monkeypatch.setenv("VOSVFI_DATA_ROOT", str(tmp_path / "data"))
+    monkeypatch.setenv("VOSVFI_RUNS_ROOT", str(tmp_path / "runs"))
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY_PROFILE))
+    return tmp_path
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""A real HTTP server on 127.0.0.1 for download tests: Range requests, cut transfers, error statuses."""
+"""A real HTTP server on 127.0.0.1 for download tests: Range requests, cut transfers, stalls, error statuses."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import re
 import sys
 import threading
+import time
 from collections import defaultdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +23,7 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 class FileServer:
-    """Serves in-memory files; tests tell it to cut the next responses short, fail, or ignore Range.
+    """Serves in-memory files; tests tell it to cut the next responses short, stall, fail, or ignore Range.
 
     ``log`` records ``(method, path, Range header)`` for every request, so tests can count them.
     Every file has a strong ETag (from its content), and ``If-Range`` is honoured as RFC 9110 says:
@@ -33,7 +34,8 @@ class FileServer:
         self.files: dict[str, bytes] = {}
         self.statuses: dict[str, int] = {}
         self.cuts: dict[str, list[int]] = defaultdict(list)
-        self.failures: dict[str, list[int]] = defaultdict(list)
+        self.failures: dict[str, list[tuple[int, dict[str, str]]]] = defaultdict(list)
+        self.stalls: dict[str, list[float]] = defaultdict(list)
         self.ignore_range: set[str] = set()
         self.log: list[tuple[str, str, str | None]] = []
         self.if_range_log: list[str | None] = []
@@ -63,9 +65,13 @@ class FileServer:
         """The next response for ``path`` sends only ``after`` bytes of its body, then drops the connection."""
         self.cuts[path].append(after)
 
-    def fail_next(self, path: str, status: int, times: int = 1) -> None:
-        """The next ``times`` requests for ``path`` get ``status`` (then it serves normally)."""
-        self.failures[path] += [status] * times
+    def fail_next(self, path: str, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:
+        """The next ``times`` requests for ``path`` get ``status`` with ``headers`` (then it serves normally)."""
+        self.failures[path] += [(status, headers or {})] * times
+
+    def stall_next(self, path: str, seconds: float) -> None:
+        """The next response for ``path`` sends its headers, then waits ``seconds`` before the body."""
+        self.stalls[path].append(seconds)
 
     def requests_for(self, path: str) -> list[tuple[str, str, str | None]]:
         return [entry for entry in self.log if entry[1] == path]
@@ -93,12 +99,13 @@ class FileServer:
                 range_header = self.headers.get("Range")
                 with server._lock:
                     server.log.append(("GET", path, range_header))
-                    status = server.failures[path].pop(0) if server.failures[path] else server.statuses.get(path)
+                    status, status_headers = server.failures[path].pop(0) if server.failures[path] else (server.statuses.get(path), {})
                     data = server.files.get(path)
                     cut = server.cuts[path].pop(0) if server.cuts[path] else None
+                    stall = server.stalls[path].pop(0) if server.stalls[path] else None
                     server.if_range_log.append(self.headers.get("If-Range"))
                 if status is not None:
-                    self._empty(status)
+                    self._empty(status, status_headers)
                     return
                 if data is None:
                     self._empty(404)
@@ -125,6 +132,9 @@ class FileServer:
                 if cut is not None:
                     self.send_header("Connection", "close")
                 self.end_headers()
+                if stall is not None:
+                    self.wfile.flush()
+                    time.sleep(stall)
                 if cut is not None:
                     self.wfile.write(body[:cut])
                     self.wfile.flush()

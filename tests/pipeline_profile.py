@@ -12,5 +12,5 @@ TINY_PROFILE = {
     "masks": {"segmenter": "ground_truth", "shard_size": 2},
     "train": {"dataset": "synthetic", "crop": 32, "batch_size": 4, "epochs": 1, "checkpoint_every": 1000, "log_every": 1, "device": "cpu"},
     "evaluate": {"datasets": ["synthetic", "synthetic_davis"], "protocols": ["float", "uint8"], "pictures": 1, "device": "cpu"},
-    "downstream": {"dataset": "synthetic_davis", "device": "cpu"},
+    "downstream": {"checks": [{"type": "foreground_psnr", "dataset": "synthetic_davis"}], "device": "cpu"},
 }

@@ -6,17 +6,30 @@ from pathlib import Path
 
 import pytest
 
-from vosvfi_core.config import STAGES, EvaluateConfig, TrainConfig, config_hash, load_profile, parse_overrides, stage_closure
+from vosvfi_core.config import EvaluateConfig, TrainConfig, config_hash, load_profile, parse_overrides
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.plan import plan_run
+from vosvfi_core.stages import STAGE_NAMES
+from vosvfi_core.training import parse_loss_string
 
 
 def test_smoke_shipped_profiles_load() -> None:
-    demo, paper = load_profile("demo"), load_profile("paper")
+    demo = load_profile("demo")
     assert demo.name == "demo" and demo.data.synthetic is not None
-    assert paper.train.crop == 256 and paper.train.batch_size == 4 and paper.train.epochs == 50
-    assert (paper.train.lr, paper.train.lr_step_epochs, paper.train.lr_gamma) == (1e-3, 20, 0.5)
-    assert (paper.train.loss.charbonnier, paper.train.loss.g_spatial, paper.train.loss.g_occlusion) == (1.0, 0.01, 0.005)
-    assert (paper.model.kernel_size, paper.model.dilation) == (5, 1)
+    assert [(b.type, b.kwargs["weight"]) for b in demo.train.losses] == [("charbonnier", 1.0), ("g_spatial", 0.01), ("g_occlusion", 0.005)]
+    assert demo.model.type == "adacof" and (demo.model.kwargs["kernel_size"], demo.model.kwargs["dilation"]) == (5, 1)
+
+
+def test_feature_the_original_loss_string_reads_as_the_same_blocks() -> None:
+    assert parse_loss_string("1*Charb+0.01*g_Spatial+0.005*g_Occlusion") == [
+        {"type": "Charb", "weight": 1.0},
+        {"type": "g_Spatial", "weight": 0.01},
+        {"type": "g_Occlusion", "weight": 0.005},
+    ]
+    from_string = load_profile("demo", ["train.losses=1*Charb+0.01*g_Spatial+0.005*g_Occlusion"])
+    assert from_string.train.losses == load_profile("demo").train.losses  # aliases resolve to the same entries
+    with pytest.raises(ValueError, match="cannot read term"):
+        parse_loss_string("1*Charb+*")
 
 
 def test_feature_overrides_apply_nested_yaml_values() -> None:
@@ -33,12 +46,21 @@ def test_feature_overrides_apply_nested_yaml_values() -> None:
         ("nope", [], "unknown profile 'nope'"),
         ("demo", ["train.bogus=1"], "train.bogus: unknown field"),
         ("demo", ["train.batch_size=0"], "train.batch_size: Input should be greater than 0"),
-        ("demo", ["evaluate.datasets=[mars]"], "evaluate.datasets.0"),
-        ("demo", ["model.kernel_size=4"], "model.kernel_size: kernel_size must be odd"),
+        ("demo", ["evaluate.datasets=[mars]"], "evaluate.datasets.0: unknown data set 'mars'"),
+        ("demo", ["evaluate.datasets=[synthetic_tracking]"], "holds tracking sequences, not triplets"),
+        ("demo", ["train.dataset=middlebury_other"], "has no training split"),
+        ("demo", ["model.kernel_size=4"], "model: model adacof: kernel_size: kernel_size must be odd"),
+        ("demo", ["model.type=sepconv"], "unknown model 'sepconv'; known: adacof"),
+        ("demo", ["train.losses=[{type: charbonnier, wieght: 1}]"], "train.losses.0: loss term charbonnier: wieght: unknown argument"),
+        ("demo", ["train.losses=1*Charb+2*Nope"], "train.losses.1: unknown loss term 'Nope'; known: charbonnier"),
+        ("demo", ["evaluate.metrics=[psnr, psnr]"], "evaluate.metrics: entries must be unique"),
+        ("demo", ["evaluate.baselines=[{type: sepconv}]"], "unknown interpolator 'sepconv'"),
+        ("demo", ["downstream.checks=[{type: foreground_psnr, dataset: mars}]"], "unknown data set 'mars'"),
+        ("demo", ["data.local={demo: /x}"], "data.local: 'demo' is not a downloadable data set"),
         ("demo", ["trainlr"], "must look like section.field=value"),
         ("demo", ["task_runner.kind=cloud"], "task_runner"),
         ("demo", ["masks.segmenter=deeplabv3"], "masks.weights is required"),
-        ("demo", ["masks.segmenter=deeplabv3", "masks.weights=w.pth"], "would overwrite the synthetic data's exact masks"),
+        ("demo", ["masks.segmenter=deeplabv3", "masks.weights=w.pth"], "would overwrite the exact masks of synthetic"),
     ],
 )
 def test_exception_bad_profiles_give_one_line(profile: str, overrides: list[str], message: str) -> None:
@@ -68,12 +90,30 @@ def test_feature_config_hash_is_stable_and_sensitive() -> None:
     assert config_hash(EvaluateConfig()) != config_hash(TrainConfig())
 
 
-def test_feature_stage_closure_adds_what_a_stage_needs() -> None:
-    demo = load_profile("demo")
-    assert stage_closure(demo, ["evaluate"]) == ["data", "train", "evaluate"]
-    assert stage_closure(demo, ["masks"]) == ["data", "masks"]
-    assert stage_closure(demo, STAGES) == list(STAGES)
-    with_checkpoint = load_profile("demo", ["evaluate.checkpoint=weights.pth"])
-    assert stage_closure(with_checkpoint, ["evaluate"]) == ["data", "evaluate"]
+def test_feature_the_plan_adds_what_a_stage_needs_and_says_why() -> None:
+    plan = plan_run("demo", ["evaluate"])
+    assert plan.names == ["data", "train", "evaluate"]
+    reasons = {s.name: s.reason for s in plan.stages}
+    assert reasons["evaluate"] == "asked" and reasons["train"].startswith("needed by evaluate")
+    assert "synthetic" in reasons["data"]
+    assert plan_run("demo", ["masks"]).names == ["data", "masks"]
+    assert plan_run("demo", STAGE_NAMES).names == list(STAGE_NAMES)
+    with_checkpoint = plan_run("demo", ["evaluate"], ["evaluate.checkpoint=weights.pth"])
+    assert with_checkpoint.names == ["data", "evaluate"]
     with pytest.raises(VosvfiError, match="unknown stage"):
-        stage_closure(demo, ["deploy"])
+        plan_run("demo", ["deploy"])
+
+
+def test_feature_a_checkpoint_and_catalog_sets_only_plan_no_generated_data() -> None:
+    plan = plan_run("demo", ["evaluate"], ["evaluate.checkpoint=w.pth", "evaluate.datasets=[ucf101]"])
+    assert plan.names == ["data", "evaluate"] and plan.datasets() == ["ucf101"]  # nothing generated
+
+
+def test_feature_threads_per_task_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import vosvfi_core.devices as devices
+
+    monkeypatch.setattr(devices, "cpu_count", lambda: 8)
+    assert plan_run("demo", ["data"], ["task_runner.max_workers=4"]).threads_per_task == 2
+    assert plan_run("demo", ["data"], ["task_runner.max_workers=16"]).threads_per_task == 1
+    assert plan_run("demo", ["data"], ["task_runner.threads_per_task=3"]).threads_per_task == 3
+    assert plan_run("demo", ["data"], ["task_runner=dask"]).threads_per_task == 4  # 2 workers x 1 thread

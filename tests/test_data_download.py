@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import io
+import shlex
 import shutil
 import socket
+import subprocess
+import sys
 import tarfile
 import time
 import zipfile
@@ -15,11 +19,12 @@ import pytest
 import yaml
 from http_server import FileServer
 
+from vosvfi_core.commands import data as data_commands
 from vosvfi_core.data.catalog import Catalog, default_catalog_path, load_catalog
 from vosvfi_core.data.datasets import OTHER_SEQUENCES, MiddleburyOther
 from vosvfi_core.data.download import MARKER_NAME, downloads_dir, ensure_dataset, verify_dataset
 from vosvfi_core.data.extract import extract_archive
-from vosvfi_core.data.fetch import RetryPolicy, fetch
+from vosvfi_core.data.fetch import DownloadError, RetryPolicy, fetch
 from vosvfi_core.data.lockfile import read_lock
 from vosvfi_core.errors import VosvfiError
 
@@ -150,12 +155,71 @@ def test_feature_5xx_then_recovery_succeeds(server, tmp_path):
     assert len(server.requests_for("/flaky.zip")) == 3
 
 
-def test_exception_refused_connection_fails_after_the_retries(tmp_path):
+def _free_port() -> int:
+    """A loopback port that nothing listens on (bound for a moment, then released)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    with pytest.raises(VosvfiError, match="after 2 retries"):
-        fetch(f"http://127.0.0.1:{port}/x.zip", tmp_path / "x.zip", policy=RetryPolicy(retries=2, backoff=0.001), progress=False)
+        return probe.getsockname()[1]
+
+
+# Waits this long would show: one retry under it takes 30 s, so a test finishing in seconds made none.
+SLOW = RetryPolicy(retries=5, backoff=30.0, max_backoff=60.0, timeout=10)
+
+
+def test_exception_refused_connection_fails_at_once(tmp_path):
+    url = f"http://127.0.0.1:{_free_port()}/x.zip"
+    started = time.perf_counter()
+    with pytest.raises(DownloadError) as caught:
+        fetch(url, tmp_path / "x.zip", policy=SLOW, progress=False)
+    assert time.perf_counter() - started < 5
+    message = str(caught.value)
+    assert "connection refused" in message and url in message and "retries" not in message and "\n" not in message
+    assert caught.value.final
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_feature_503_and_429_are_retried_then_succeed(server, tmp_path, status):
+    url = server.add("/busy.zip", TOY)
+    server.fail_next("/busy.zip", status, times=3)
+    fetch(url, tmp_path / "busy.zip", expected_sha256=_sha(TOY), policy=FAST, progress=False)
+    assert (tmp_path / "busy.zip").read_bytes() == TOY
+    assert len(server.requests_for("/busy.zip")) == 4
+
+
+def test_exception_503_fails_once_the_retries_are_spent(server, tmp_path):
+    url = server.add("/busy.zip", TOY)
+    server.fail_next("/busy.zip", 503, times=10)
+    with pytest.raises(DownloadError, match="after 3 retries: HTTP 503") as caught:
+        fetch(url, tmp_path / "busy.zip", policy=FAST, progress=False)
+    assert not caught.value.final
+    assert len(server.requests_for("/busy.zip")) == 4
+
+
+def test_feature_retry_after_sets_the_wait(server, tmp_path):
+    url = server.add("/busy.zip", TOY)
+    server.fail_next("/busy.zip", 503, times=2, headers={"Retry-After": "0"})
+    started = time.perf_counter()
+    fetch(url, tmp_path / "busy.zip", expected_sha256=_sha(TOY), policy=SLOW, progress=False)
+    assert time.perf_counter() - started < 5  # the policy alone would have waited 30 s + 60 s
+    assert len(server.requests_for("/busy.zip")) == 3
+
+
+def test_feature_read_timeout_is_retried(server, tmp_path):
+    url = server.add("/slow.zip", TOY)
+    server.stall_next("/slow.zip", 2.0)
+    policy = RetryPolicy(retries=2, backoff=0.001, timeout=0.3)
+    fetch(url, tmp_path / "slow.zip", expected_sha256=_sha(TOY), policy=policy, progress=False)
+    assert (tmp_path / "slow.zip").read_bytes() == TOY
+    assert len(server.requests_for("/slow.zip")) == 2
+
+
+def test_exception_404_is_not_retried_even_with_retries_left(server, tmp_path):
+    url = server.url("/missing.zip")
+    started = time.perf_counter()
+    with pytest.raises(DownloadError, match="HTTP 404") as caught:
+        fetch(url, tmp_path / "missing.zip", policy=SLOW, progress=False)
+    assert time.perf_counter() - started < 5 and caught.value.final
+    assert len(server.requests_for("/missing.zip")) == 1
 
 
 def test_exception_size_mismatch_is_reported(server, tmp_path):
@@ -212,7 +276,7 @@ def test_feature_first_download_records_the_checksum_and_later_ones_are_checked(
 def test_exception_layout_failure_leaves_no_marker(server, tmp_path):
     url = server.add("/toy.zip", TOY)
     catalog = _catalog(tmp_path, {"toy": _entry(url, layout=[{"path": "toy", "glob": "*.txt", "count": 3}])})
-    with pytest.raises(VosvfiError, match="layout check failed: .*found 2, expected 3"):
+    with pytest.raises(VosvfiError, match=r"layout check failed: .*found 2, expected 3"):
         ensure_dataset("toy", tmp_path / "data", catalog=catalog, policy=FAST, progress=False)
     assert not (tmp_path / "data" / "toy" / MARKER_NAME).exists()
 
@@ -231,6 +295,71 @@ def test_feature_mirror_from_local_file_then_environment(server, tmp_path, monke
     monkeypatch.setenv("VOSVFI_MIRROR_TOY_ARCHIVE", second)
     ensure_dataset("toy", tmp_path / "data", catalog=catalog, policy=FAST, progress=False, force=True)
     assert server.requests_for("/mirror-two/toy.zip")
+
+
+def _assert_ways_forward(message: str, name: str, url: str, directory: Path) -> None:
+    assert "\n" not in message
+    assert f"data set {name}:" in message and url in message
+    assert str(directory) in message and f"vosvfi data verify {name} --adopt" in message
+    assert f"data.local: {{{name}: " in message
+
+
+@pytest.mark.parametrize("where", ["catalog", "mirror"])
+def test_exception_unresolvable_host_fails_in_seconds_with_the_ways_forward(tmp_path, monkeypatch, where):
+    url = "http://nonexistent.invalid/vosvfi/toy.zip"
+    if where == "catalog":
+        catalog = _catalog(tmp_path, {"toy": _entry(url)})
+    else:
+        catalog = _catalog(tmp_path, {"toy": _entry("https://example.org/toy.zip")})
+        monkeypatch.setenv("VOSVFI_MIRROR_TOY_ARCHIVE", url)
+    root = tmp_path / "data"
+    started = time.perf_counter()
+    with pytest.raises(VosvfiError) as caught:
+        ensure_dataset("toy", root, catalog=catalog, progress=False)  # the default policy: 5 retries, 1 s doubling
+    assert time.perf_counter() - started < 20  # a DNS answer may be slow; five retries alone would take 31 s
+    message = str(caught.value)
+    _assert_ways_forward(message, "toy", url, root / "toy")
+    assert "cannot resolve host 'nonexistent.invalid'" in message and "retries" not in message
+    assert f"--data-root {root}" in message and f"--catalog {catalog.path}" in message
+    assert not (root / "toy" / MARKER_NAME).exists()
+
+
+def test_exception_refused_connection_through_ensure_dataset_fails_at_once(tmp_path):
+    url = f"http://127.0.0.1:{_free_port()}/toy.zip"
+    catalog = _catalog(tmp_path, {"toy": _entry(url)})
+    started = time.perf_counter()
+    with pytest.raises(VosvfiError) as caught:
+        ensure_dataset("toy", tmp_path / "data", catalog=catalog, policy=SLOW, progress=False)
+    assert time.perf_counter() - started < 5
+    _assert_ways_forward(str(caught.value), "toy", url, tmp_path / "data" / "toy")
+    assert "connection refused" in str(caught.value)
+
+
+def test_exception_spent_retries_through_ensure_dataset_say_so(server, tmp_path):
+    url = server.add("/toy.zip", TOY)
+    server.statuses["/toy.zip"] = 502
+    catalog = _catalog(tmp_path, {"toy": _entry(url)})
+    with pytest.raises(VosvfiError) as caught:
+        ensure_dataset("toy", tmp_path / "data", catalog=catalog, policy=FAST, progress=False)
+    _assert_ways_forward(str(caught.value), "toy", url, tmp_path / "data" / "toy")
+    assert "HTTP 502" in str(caught.value) and "(3 retries spent)" in str(caught.value)
+    assert len(server.requests_for("/toy.zip")) == 4
+
+
+def test_feature_the_suggested_adopt_command_exists_and_works(tmp_path):
+    url = "http://nonexistent.invalid/vosvfi/toy.zip"
+    catalog = _catalog(tmp_path, {"toy": _entry(url, sha256=_sha(TOY))})
+    root = tmp_path / "data"
+    with pytest.raises(VosvfiError) as caught:
+        ensure_dataset("toy", root, catalog=catalog, progress=False)
+    command = str(caught.value).split("`")[1]
+    assert command.startswith("vosvfi data verify toy --adopt")
+    extract_archive(_write(tmp_path / "toy.zip", TOY), root / "toy", "zip")  # the user places a copy
+    parser = argparse.ArgumentParser()
+    data_commands.register(parser.add_subparsers())
+    args = parser.parse_args(shlex.split(command)[1:])
+    assert args.handler(args) == 0
+    assert ensure_dataset("toy", root, catalog=catalog, progress=False) == root / "toy"  # now without the network
 
 
 def test_feature_kept_archives_are_rehashed_by_verify(server, tmp_path):
@@ -294,7 +423,7 @@ def _zip_with_symlinks(links: list[tuple[str, str]], directories: tuple[str, ...
         for name, target in links:
             info = zipfile.ZipInfo(name)
             info.create_system = 3
-            info.external_attr = (0o120777 << 16)  # S_IFLNK | rwx
+            info.external_attr = 0o120777 << 16  # S_IFLNK | rwx
             archive.writestr(info, target)
         for name in directories:
             archive.writestr(zipfile.ZipInfo(name), b"")
@@ -360,7 +489,7 @@ def test_exception_tar_links_outside_are_rejected(tmp_path, name, target, kind, 
 
 def test_exception_tar_dotdot_member_is_rejected(tmp_path):
     archive = _write(tmp_path / "bad.tar.gz", _tar(lambda a: _add_file(a, "../evil.txt", b"x"), "w:gz"))
-    with pytest.raises(VosvfiError, match="contains '..'"):
+    with pytest.raises(VosvfiError, match=r"contains '\.\.'"):
         extract_archive(archive, tmp_path / "out", "tar.gz")
     assert not (tmp_path / "evil.txt").exists()
 
@@ -414,7 +543,7 @@ def test_feature_real_middlebury_archives_download_extract_and_read(shared_dir, 
         height, width = _MIDDLEBURY_SIZES[item["name"]]
         for key in ("frame0", "frame1", "frame2"):
             assert item[key].shape == (3, height, width)
-            assert 0.0 <= float(item[key].min()) and float(item[key].max()) <= 1.0
+            assert float(item[key].min()) >= 0.0 and float(item[key].max()) <= 1.0
     requests_before = len(server.log)
     ensure_dataset("middlebury_other", root, catalog=catalog, policy=FAST, progress=False)
     assert len(server.log) == requests_before
@@ -440,3 +569,24 @@ def test_feature_file_url_mirror_is_copied_and_verified(tmp_path):
     with pytest.raises(VosvfiError, match="checksum mismatch"):
         fetch(source.as_uri(), tmp_path / "other" / "toy.zip", expected_sha256="1" * 64, progress=False)
     assert not list((tmp_path / "other").iterdir())
+
+
+# ---- the data commands' output -----------------------------------------------------------------
+
+
+def test_feature_data_list_piped_into_head_ends_quietly(tmp_path):
+    # Long lines and many entries: far more than a pipe holds, so the writer is still writing when head exits.
+    datasets = {f"set_{i:03d}_{'x' * 150}": {**_entry("https://example.org/toy.zip"), "directory": f"set_{i}"} for i in range(500)}
+    catalog = _catalog(tmp_path, datasets)
+    vosvfi = Path(sys.executable).with_name("vosvfi")
+    listing = subprocess.Popen(
+        [str(vosvfi), "data", "list", "--catalog", str(catalog.path), "--data-root", str(tmp_path / "data")], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    head = subprocess.Popen(["head", "-1"], stdin=listing.stdout, stdout=subprocess.PIPE)
+    listing.stdout.close()  # head alone holds the reading end
+    first, _ = head.communicate(timeout=120)
+    errors = listing.stderr.read().decode()
+    listing.stderr.close()
+    assert listing.wait(timeout=120) == 0, errors
+    assert first.decode().split() == ["NAME", "STATUS", "SIZE", "DESCRIPTION"]
+    assert errors == ""

@@ -11,7 +11,11 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from vosvfi_core.evaluation import apply_protocol, evaluate, foreground_psnr, frame_average, masked_psnr, psnr, ssim
+from vosvfi_core.downstream.foreground import foreground_psnr
+from vosvfi_core.evaluation import INTERPOLATORS, METRICS, InterpolatorContext, apply_protocol, evaluate, masked_psnr, psnr, ssim
+
+frame_average = INTERPOLATORS.build("frame_average", InterpolatorContext(torch.device("cpu")))
+PSNR_SSIM = [METRICS.build("psnr"), METRICS.build("ssim")]
 
 
 def _pair(seed: int, height: int = 24, width: int = 30, noise: float = 0.1) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,22 +100,23 @@ class _Triplets(torch.utils.data.Dataset):
 
 def test_cardinality_evaluate_rows_and_pictures(tmp_path: Path) -> None:
     rows = evaluate(
-        frame_average, _Triplets(3), model_name="frame_average", dataset_name="toy", split="test",
+        frame_average, _Triplets(3), metrics=PSNR_SSIM, dataset_name="toy", split="test",
         protocols=["float", "uint8"], pictures_dir=tmp_path, pictures=2,
     )
-    assert len(rows) == 3 * 2
-    assert {r["protocol"] for r in rows} == {"float", "uint8"}
+    assert len(rows) == 3 * 2 * 2  # samples x protocols x metrics, one row each
+    assert {r["protocol"] for r in rows} == {"float", "uint8"} and {r["metric"] for r in rows} == {"psnr", "ssim"}
+    assert {r["model"] for r in rows} == {"frame_average"} and all(r["convention"] and r["note"] is None for r in rows)
     item = _Triplets(3)[0]
-    assert rows[0]["psnr"] == pytest.approx(psnr((item["frame0"] + item["frame2"]) / 2, item["frame1"]))
+    assert rows[0]["metric"] == "psnr" and rows[0]["value"] == pytest.approx(psnr((item["frame0"] + item["frame2"]) / 2, item["frame1"]))
     pictures = sorted(tmp_path.glob("*.png"))
     assert [p.name for p in pictures] == ["00001_0001.png", "00001_0002.png"]
     assert Image.open(pictures[0]).size == (4 * 16, 16)  # frame0 | output | truth | frame2
-    assert len(evaluate(frame_average, _Triplets(3), model_name="m", dataset_name="d", split="s", max_samples=1)) == 1
+    assert len(evaluate(frame_average, _Triplets(3), metrics=PSNR_SSIM[:1], dataset_name="d", split="s", max_samples=1)) == 1
 
 
 def test_feature_foreground_psnr_rows() -> None:
     dataset = _Triplets(2, with_masks=True)
-    rows = foreground_psnr(frame_average, dataset, model_name="frame_average", dataset_name="toy")
+    rows = foreground_psnr(frame_average, dataset, dataset_name="toy")
     assert [r["metric"] for r in rows] == ["psnr_foreground", "psnr_background"] * 2
     item = dataset[0]
     mask = torch.zeros(16, 16, dtype=torch.bool)

@@ -26,9 +26,8 @@ def test_feature_success_renames_with_umask_permissions(tmp_path):
 def test_feature_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     target = tmp_path / "report.md"
     target.write_text("old")
-    with pytest.raises(RuntimeError, match="writer failed"):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("writer failed")
+    with pytest.raises(RuntimeError, match="writer failed"), atomic_path(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("writer failed")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["report.md"]

@@ -16,8 +16,7 @@ import torch
 import torch.nn.functional as F
 from conftest import cuda_with_cupy
 
-from kernels import SAMPLING_MODES, adacof_sample
-from kernels import adacof_cupy, adacof_function
+from kernels import SAMPLING_MODES, adacof_cupy, adacof_function, adacof_sample
 from kernels.adacof_reference import adacof_backward_torch, adacof_forward_torch, default_chunk_taps
 
 MODES = pytest.mark.parametrize("mode", SAMPLING_MODES)

@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
+from vosvfi_core.errors import VosvfiError
 from vosvfi_core.models import AdaCoFNet, adacof, get_model
 from vosvfi_core.models.adacof import _pad_to_multiple, charbonnier
-from vosvfi_core.errors import VosvfiError
 
 
 @pytest.mark.parametrize(

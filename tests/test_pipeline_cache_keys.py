@@ -59,11 +59,11 @@ def test_feature_task_sources_change_the_key(tmp_path: Path, monkeypatch: pytest
 
 def test_feature_checkpoint_folder_ignores_how_training_is_run(tmp_path: Path) -> None:
     from tasks.training import checkpoint_dir
-    from vosvfi_core.config import ModelConfig
+    from vosvfi_core.models.registry import MODELS
 
     data = DataRef("d", tmp_path)
-    base = checkpoint_dir(tmp_path, TrainConfig(epochs=2), ModelConfig(), data)
+    base = checkpoint_dir(tmp_path, TrainConfig(epochs=2), MODELS.check("adacof"), data)
     for harmless in ({"num_workers": 3}, {"log_every": 7}, {"checkpoint_every": 5}, {"device": "cpu"}):
-        assert checkpoint_dir(tmp_path, TrainConfig(epochs=2, **harmless), ModelConfig(), data) == base
-    assert checkpoint_dir(tmp_path, TrainConfig(epochs=2, lr=5e-4), ModelConfig(), data) != base
-    assert checkpoint_dir(tmp_path, TrainConfig(epochs=2), ModelConfig(kernel_size=11, dilation=2), data) != base
+        assert checkpoint_dir(tmp_path, TrainConfig(epochs=2, **harmless), MODELS.check("adacof"), data) == base
+    assert checkpoint_dir(tmp_path, TrainConfig(epochs=2, lr=5e-4), MODELS.check("adacof"), data) != base
+    assert checkpoint_dir(tmp_path, TrainConfig(epochs=2), MODELS.check({"type": "adacof", "kernel_size": 11, "dilation": 2}), data) != base

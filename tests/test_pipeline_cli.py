@@ -18,7 +18,7 @@ from flows.cli import main
         (["pipeline", "--set", "train.nope=1"], "train.nope: unknown field"),
         (["pipeline", "--run-id", "../up"], "run id '../up'"),
         (["pipeline", "--refresh", "everything"], "--refresh: unknown stage 'everything'"),
-        (["pipeline", "--profile", "paper"], "STCN teacher"),
+        (["pipeline", "--profile", "paper"], "unknown loss term 'Seg'"),
         (["run", "deploy"], "unknown stage 'deploy'"),
         (["serve", "--profile", "missing.yaml"], "profile file not found"),
     ],
@@ -34,3 +34,22 @@ def test_smoke_pipeline_commands_do_not_import_prefect_when_failing_early(capsys
     loaded_before = "prefect" in sys.modules
     assert main(["run", "evaluate", "--profile", "nope"]) == 2
     assert loaded_before or "prefect" not in sys.modules
+
+
+@pytest.mark.slow
+def test_exception_a_failed_task_is_one_line_and_its_traceback_goes_to_the_log(tmp_path) -> None:
+    import os
+    import subprocess
+
+    empty = tmp_path / "not-ucf101"
+    empty.mkdir()
+    env = {**os.environ, "VOSVFI_DATA_ROOT": str(tmp_path / "data"), "VOSVFI_RUNS_ROOT": str(tmp_path / "runs"), "PREFECT_HOME": str(tmp_path / "prefect")}
+    overrides = ["--set", "evaluate.checkpoint=model.pth", "--set", "evaluate.datasets=[ucf101]", "--set", f"data.local={{ucf101: {empty}}}"]
+    done = subprocess.run([sys.executable, "-m", "flows.cli", "run", "evaluate", *overrides], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 2, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("vosvfi: error:")]
+    assert len(errors) == 1 and errors[0].startswith("vosvfi: error: data/local-dataset: data.local.ucf101:"), done.stderr[-2000:]
+    assert "Traceback" not in done.stderr + done.stdout
+    assert "needed by evaluate" in done.stdout  # the plan, printed first
+    assert "Traceback" in (tmp_path / "runs" / "demo" / "vosvfi.log").read_text()
+    assert not (tmp_path / "data" / "demo").exists()  # a checkpoint and catalog sets only: nothing generated

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from pipeline_profile import TINY_PROFILE
 
 pytestmark = pytest.mark.slow

@@ -15,22 +15,23 @@ from vosvfi_core.results.summaries import eval_summary
 from vosvfi_core.results.tables import remove_partial_files
 
 
-def _eval_row(run_id: str, sample: str, psnr: float, model: str = "adacof") -> dict:
-    return {"run_id": run_id, "model": model, "dataset": "synthetic", "split": "test", "sample": sample, "protocol": "float", "psnr": psnr, "ssim": 0.9}
+def _eval_row(run_id: str, sample: str, value: float | None, model: str = "adacof", metric: str = "psnr", note: str | None = None) -> dict:
+    common = {"run_id": run_id, "model": model, "dataset": "synthetic", "split": "test", "sample": sample, "protocol": "float"}
+    return {**common, "metric": metric, "value": value, "convention": "test", "note": note}
 
 
 def test_feature_tables_have_the_declared_schema_and_read_back(tmp_path: Path) -> None:
     path = write_table(tmp_path / "r1", "eval_results", [_eval_row("r1", "a", 30.0), _eval_row("r1", "b", 32.0)])
     assert pq.read_schema(path).equals(SCHEMAS["eval_results"], check_metadata=False)
     frame = read_table(path, "eval_results")
-    assert list(frame["psnr"]) == [30.0, 32.0]
+    assert list(frame["value"]) == [30.0, 32.0]
     assert not [p for p in tmp_path.rglob("*") if ".tmp" in p.name]
 
 
 def test_exception_rows_must_match_the_schema(tmp_path: Path) -> None:
     row = _eval_row("r1", "a", 30.0)
-    with pytest.raises(ValueError, match="missing columns \\['ssim'\\]"):
-        write_table(tmp_path, "eval_results", [{k: v for k, v in row.items() if k != "ssim"}])
+    with pytest.raises(ValueError, match="missing columns \\['value'\\]"):
+        write_table(tmp_path, "eval_results", [{k: v for k, v in row.items() if k != "value"}])
     with pytest.raises(ValueError, match="unexpected columns \\['extra'\\]"):
         write_table(tmp_path, "eval_results", [{**row, "extra": 1}])
     with pytest.raises(VosvfiError, match="unknown table"):
@@ -49,7 +50,7 @@ def test_feature_read_all_runs_concatenates_runs(tmp_path: Path) -> None:
     write_table(tmp_path / "b", "eval_results", [_eval_row("b", "s1", 31.0), _eval_row("b", "s2", 33.0)])
     frame = read_all_runs("eval_results", tmp_path)
     assert sorted(frame["run_id"]) == ["a", "b", "b"]
-    assert frame.groupby("run_id")["psnr"].mean().to_dict() == {"a": 30.0, "b": 32.0}
+    assert frame.groupby("run_id")["value"].mean().to_dict() == {"a": 30.0, "b": 32.0}
     assert list(read_all_runs("downstream_results", tmp_path).columns) == SCHEMAS["downstream_results"].names
 
 
@@ -72,15 +73,19 @@ def test_feature_partial_files_are_removed(tmp_path: Path) -> None:
 
 def test_feature_summary_and_report() -> None:
     rows = [_eval_row("r", "a", 30.0), _eval_row("r", "b", 34.0), _eval_row("r", "a", 20.0, "frame_average"), _eval_row("r", "b", float("inf"), "frame_average")]
+    rows += [_eval_row("r", s, 0.9, model, "ssim") for s in "ab" for model in ("adacof", "frame_average")]
+    rows += [_eval_row("r", s, None, "adacof", "lpips", note="no weights file") for s in "ab"]
     summary = eval_summary(pd.DataFrame(rows))
-    by_model = {r["model"]: r for r in summary}
-    assert by_model["adacof"]["psnr"] == 32.0 and by_model["adacof"]["samples"] == 2
-    assert by_model["frame_average"]["psnr"] == 20.0  # identical frames (inf dB) are left out of the mean
+    by_key = {(r["model"], r["metric"]): r for r in summary}
+    assert by_key["adacof", "psnr"]["mean"] == 32.0 and by_key["adacof", "psnr"]["samples"] == 2
+    assert by_key["frame_average", "psnr"]["mean"] == 20.0  # identical frames (inf dB) are left out of the mean
+    assert by_key["adacof", "lpips"]["samples"] == 0 and by_key["adacof", "lpips"]["note"] == "no weights file"
     baselines = load_baselines()
     assert {b.dataset for b in baselines} >= {"vimeo90k", "middlebury_other", "ucf101"}
     assert all("CDFI" in b.source for b in baselines)
     report = build_report(ReportInputs(run_id="r", profile="demo", run_folder=Path("/runs/r"), eval_summary=summary, tables=[Path("/runs/r/eval_results.parquet")]))
-    assert "| synthetic | adacof | this run | 2 | 32.00 | 0.9 |" in report
+    assert "| synthetic | adacof | this run | 2 | — | 32.00 | 0.9 |" in report  # a column per metric, pivoted
+    assert "- `lpips`: no weights file" in report
     assert "Source: Ding et al." in report
     assert "/runs/r/eval_results.parquet" in report
     assert markdown_table([]) == "_(no rows)_"
@@ -119,9 +124,8 @@ def test_exception_a_run_folder_in_use_is_refused(tmp_path) -> None:
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        with pytest.raises(VosvfiError, match="is in use by another vosvfi run"):
-            with exclusive_run(tmp_path):
-                pass
+        with pytest.raises(VosvfiError, match="is in use by another vosvfi run"), exclusive_run(tmp_path):
+            pass
     finally:
         holder.communicate("done\n", timeout=30)
     with exclusive_run(tmp_path):  # released when the holder finished

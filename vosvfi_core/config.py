@@ -13,55 +13,89 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from vosvfi_core.data.sets import DATA_SETS, data_set, data_set_names
 from vosvfi_core.data.synthetic.config import DemoDataConfig
+from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, check_dataset
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.evaluation.interpolators import INTERPOLATORS
+from vosvfi_core.evaluation.metric_registry import METRICS
+from vosvfi_core.models.registry import MODELS
+from vosvfi_core.registry import block_field
+from vosvfi_core.resources import resource_path
+from vosvfi_core.stages import STAGE_NAMES
+from vosvfi_core.training.losses import LOSS_TERMS, loss_blocks
 
 __all__ = [
-    "STAGES",
-    "check_stages",
-    "BENCHMARKS",
-    "Profile",
-    "ThreadsRunner",
     "DaskRunner",
     "DataConfig",
-    "MasksConfig",
-    "ModelConfig",
-    "LossConfig",
-    "TrainConfig",
-    "EvaluateConfig",
     "DownstreamConfig",
+    "EvaluateConfig",
+    "MasksConfig",
+    "Profile",
+    "ThreadsRunner",
+    "TrainConfig",
     "config_hash",
-    "profiles_dir",
     "load_profile",
     "parse_overrides",
-    "stage_closure",
+    "profiles_dir",
 ]
 
-# The pipeline's stages in execution order; the report is written after whichever of them ran.
-StageName = Literal["data", "masks", "train", "evaluate", "downstream"]
-STAGES: tuple[str, ...] = get_args(StageName)
-# Evaluation sets by name; ``synthetic`` and ``synthetic_davis`` are the generated demo data's
-# Vimeo-style test split and DAVIS-style sequences (x2 protocol).
-BenchmarkName = Literal[
-    "synthetic",
-    "synthetic_davis",
-    "middlebury_other",
-    "vimeo90k",
-    "ucf101",
-    "davis",
-    "snufilm_easy",
-    "snufilm_medium",
-    "snufilm_hard",
-    "snufilm_extreme",
-]
-BENCHMARKS: tuple[str, ...] = get_args(BenchmarkName)
-TrainSetName = Literal["synthetic", "vimeo90k"]
 Device = Literal["auto", "cpu", "cuda"]
+
+
+def _known_stage(name: str) -> str:
+    if name not in STAGE_NAMES:
+        raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGE_NAMES)}")
+    return name
+
+
+def _triplet_set(name: str) -> str:
+    try:
+        spec = data_set(name)
+    except VosvfiError as error:
+        raise ValueError(str(error)) from None
+    if spec.triplets is None:
+        raise ValueError(f"data set {name!r} holds {spec.kind} sequences, not triplets")
+    return name
+
+
+def _trainable_set(name: str) -> str:
+    if data_set(_triplet_set(name)).train_split is None:
+        raise ValueError(f"data set {name!r} has no training split; trainable: {', '.join(data_set_names(trainable=True))}")
+    return name
+
+
+StageName = Annotated[str, AfterValidator(_known_stage)]
+TripletSetName = Annotated[str, AfterValidator(_triplet_set)]
+TrainSetName = Annotated[str, AfterValidator(_trainable_set)]
+ModelBlock = block_field(MODELS)
+LossBlock = block_field(LOSS_TERMS)
+MetricBlock = block_field(METRICS)
+InterpolatorBlock = block_field(INTERPOLATORS)
+CheckBlock = block_field(DOWNSTREAM_CHECKS)
+
+
+def _unique(value: list[Any]) -> list[Any]:
+    keys = [str(v) for v in value]
+    if len(set(keys)) != len(keys):
+        raise ValueError("entries must be unique")
+    return value
 
 
 class _Section(BaseModel):
@@ -71,6 +105,8 @@ class _Section(BaseModel):
 class ThreadsRunner(_Section):
     kind: Literal["threads"] = "threads"
     max_workers: PositiveInt = 2
+    # torch intra-op threads per task; None: the cores divided by max_workers (no oversubscription)
+    threads_per_task: PositiveInt | None = None
 
 
 class DaskRunner(_Section):
@@ -80,6 +116,8 @@ class DaskRunner(_Section):
     address: str | None = None
     n_workers: PositiveInt = 2
     threads_per_worker: PositiveInt = 1
+    # torch intra-op threads per task; None: the cores divided by n_workers × threads_per_worker
+    threads_per_task: PositiveInt | None = None
 
 
 TaskRunnerConfig = Annotated[ThreadsRunner | DaskRunner, Field(discriminator="kind")]
@@ -87,9 +125,8 @@ TaskRunnerConfig = Annotated[ThreadsRunner | DaskRunner, Field(discriminator="ki
 
 class DataConfig(_Section):
     synthetic: DemoDataConfig | None = None  # the generated demo tree (Vimeo-, DAVIS- and tracking-style)
-    # Retries of a download, with exponential backoff starting at retry_delay_s.
-    download_retries: int = Field(default=3, ge=0)
-    retry_delay_s: PositiveFloat = 10.0
+    # Data sets the user already has: name → folder (read in place, its layout checked, nothing downloaded).
+    local: dict[str, Path] = {}
 
 
 class MasksConfig(_Section):
@@ -107,34 +144,7 @@ class MasksConfig(_Section):
         return self
 
 
-class ModelConfig(_Section):
-    kernel_size: PositiveInt = 5
-    dilation: PositiveInt = 1
-    sampling_mode: Literal["bilinear", "legacy"] = "bilinear"
-
-    @field_validator("kernel_size")
-    @classmethod
-    def _odd(cls, value: int) -> int:
-        if value % 2 == 0:
-            raise ValueError("kernel_size must be odd")
-        return value
-
-
-class LossConfig(_Section):
-    """Weights of the loss terms: ``1*Charb + 0.01*g_Spatial + 0.005*g_Occlusion`` plus the VOS terms."""
-
-    charbonnier: float = Field(default=1.0, ge=0)
-    g_spatial: float = Field(default=0.01, ge=0)
-    g_occlusion: float = Field(default=0.005, ge=0)
-    # The VOS-VFI terms (segmentation BCE forward/backward and their consistency) need the frozen
-    # STCN teacher; the trainer refuses non-zero weights until that teacher is wired in.
-    vos_forward: float = Field(default=0.0, ge=0)
-    vos_backward: float = Field(default=0.0, ge=0)
-    vos_consistency: float = Field(default=0.0, ge=0)
-
-    @property
-    def uses_vos(self) -> bool:
-        return any(w > 0 for w in (self.vos_forward, self.vos_backward, self.vos_consistency))
+_ORIGINAL_LOSS = "1*Charb+0.01*g_Spatial+0.005*g_Occlusion"
 
 
 class TrainConfig(_Section):
@@ -147,7 +157,10 @@ class TrainConfig(_Section):
     lr: PositiveFloat = 1e-3
     lr_step_epochs: PositiveInt = 20  # StepLR step size, in epochs
     lr_gamma: PositiveFloat = 0.5
-    loss: LossConfig = LossConfig()
+    # Registered loss terms, as blocks or as the original's loss string.
+    losses: Annotated[list[LossBlock], BeforeValidator(loss_blocks), AfterValidator(_unique)] = Field(
+        default_factory=lambda: [LOSS_TERMS.check(b) for b in loss_blocks(_ORIGINAL_LOSS)], min_length=1
+    )
     checkpoint_every: PositiveInt = 500  # optimiser steps between checkpoints
     log_every: PositiveInt = 10  # optimiser steps between history rows
     seed: int = 0
@@ -157,27 +170,20 @@ class TrainConfig(_Section):
 
 class EvaluateConfig(_Section):
     checkpoint: Path | None = None  # evaluate this file instead of the trained model
-    datasets: list[BenchmarkName] = ["synthetic"]
-    protocols: list[Literal["float", "uint8"]] = ["float"]
+    datasets: Annotated[list[TripletSetName], AfterValidator(_unique)] = ["synthetic"]
+    metrics: Annotated[list[MetricBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [METRICS.check("psnr"), METRICS.check("ssim")], min_length=1)
+    protocols: Annotated[list[Literal["float", "uint8"]], AfterValidator(_unique)] = ["float"]
+    baselines: Annotated[list[InterpolatorBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
     max_samples: PositiveInt | None = None  # per data set; None evaluates all
     pictures: int = Field(default=3, ge=0)  # interpolated examples saved per data set
-    frame_average_baseline: bool = True  # also score (frame0 + frame2) / 2
     device: Device = "auto"
-
-    @field_validator("datasets", "protocols")
-    @classmethod
-    def _unique(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("entries must be unique")
-        return value
 
 
 class DownstreamConfig(_Section):
-    """Checks of the interpolated frames beyond PSNR; for now the PSNR inside the object masks."""
+    """Checks of interpolated videos beyond per-frame quality, each on its own data set."""
 
-    checks: list[Literal["foreground_psnr"]] = ["foreground_psnr"]
-    dataset: Literal["synthetic", "synthetic_davis", "davis"] = "synthetic_davis"  # needs object masks
-    max_samples: PositiveInt | None = None
+    checks: Annotated[list[CheckBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [DOWNSTREAM_CHECKS.check("foreground_psnr")])
+    baselines: Annotated[list[InterpolatorBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
     device: Device = "auto"
 
 
@@ -185,10 +191,10 @@ class Profile(_Section):
     name: str
     description: str = ""
     task_runner: TaskRunnerConfig = ThreadsRunner()
-    stages: list[StageName] = list(STAGES)
+    stages: list[StageName] = list(STAGE_NAMES)
     data: DataConfig = DataConfig()
     masks: MasksConfig = MasksConfig()
-    model: ModelConfig = ModelConfig()
+    model: ModelBlock = Field(default_factory=lambda: MODELS.check("adacof"))
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     downstream: DownstreamConfig = DownstreamConfig()
@@ -199,17 +205,26 @@ class Profile(_Section):
         return {"kind": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _synthetic_data_declared(self) -> Profile:
-        synthetic = {"synthetic", "synthetic_davis"}
-        uses_synthetic = self.train.dataset == "synthetic" or bool(synthetic & set(self.evaluate.datasets))
-        uses_synthetic = uses_synthetic or ("downstream" in self.stages and self.downstream.dataset in synthetic)
-        if uses_synthetic and self.data.synthetic is None:
-            raise ValueError("data.synthetic must be set: a stage uses the synthetic data set")
-        if self.masks.segmenter == "ground_truth" and self.train.dataset != "synthetic" and "masks" in self.stages:
-            raise ValueError("masks.segmenter ground_truth needs train.dataset synthetic (only it has exact masks)")
-        if self.masks.segmenter != "ground_truth" and self.train.dataset == "synthetic" and "masks" in self.stages:
+    def _data_consistent(self) -> Profile:
+        for check in self.downstream.checks:
+            try:
+                data_set(check_dataset(check))
+            except VosvfiError as error:
+                raise ValueError(f"downstream.checks: {error}") from None
+        uses = {self.train.dataset, *self.evaluate.datasets, *(check_dataset(c) for c in self.downstream.checks)}
+        generated = sorted(name for name in uses if data_set(name).generated)
+        if generated and self.data.synthetic is None:
+            raise ValueError(f"data.synthetic must be set: the profile reads the generated data set {generated[0]}")
+        for name in self.data.local:
+            if name not in DATA_SETS or data_set(name).generated:
+                known = ", ".join(n for n, spec in DATA_SETS.items() if not spec.generated)
+                raise ValueError(f"data.local: {name!r} is not a downloadable data set; known: {known}")
+        trains_on_exact_masks = data_set(self.train.dataset).has_masks
+        if self.masks.segmenter == "ground_truth" and not trains_on_exact_masks and "masks" in self.stages:
+            raise ValueError(f"masks.segmenter ground_truth needs a training set with exact masks; {self.train.dataset} has none")
+        if self.masks.segmenter != "ground_truth" and trains_on_exact_masks and "masks" in self.stages:
             # Predicted masks would overwrite the generator's exact ones in the shared data tree.
-            raise ValueError(f"masks.segmenter {self.masks.segmenter} would overwrite the synthetic data's exact masks; use ground_truth")
+            raise ValueError(f"masks.segmenter {self.masks.segmenter} would overwrite the exact masks of {self.train.dataset}; use ground_truth")
         return self
 
 
@@ -220,8 +235,8 @@ def config_hash(*sections: BaseModel) -> str:
 
 
 def profiles_dir() -> Path:
-    """``$VOSVFI_CONFIGS_DIR``, else the checkout's ``configs/``."""
-    return Path(os.environ.get("VOSVFI_CONFIGS_DIR", Path(__file__).resolve().parents[1] / "configs"))
+    """``$VOSVFI_CONFIGS_DIR``, else the project's ``configs/`` (the checkout's, or the installed copy)."""
+    return Path(os.environ.get("VOSVFI_CONFIGS_DIR") or resource_path("configs"))
 
 
 def _profile_path(profile: str | os.PathLike[str]) -> Path:
@@ -298,43 +313,3 @@ def load_profile(profile: str | os.PathLike[str], overrides: Sequence[str] = ())
         return Profile.model_validate(_merge(raw, parse_overrides(overrides)))
     except ValidationError as error:
         raise _first_error(source, error) from None
-
-
-# What each stage needs to have run before it (given the profile's settings).
-def _requirements(profile: Profile, stage: str) -> tuple[str, ...]:
-    if stage == "data":
-        return ()
-    if stage == "masks":
-        return ("data",)
-    if stage == "train":
-        return ("data", "masks") if profile.train.loss.uses_vos else ("data",)
-    model = () if profile.evaluate.checkpoint is not None else ("train",)
-    if stage == "evaluate":
-        return ("data", *model)
-    if stage == "downstream":
-        return ("data", *model)
-    raise VosvfiError(f"unknown stage {stage!r}: use one of {', '.join(STAGES)}")
-
-
-def check_stages(names: Iterable[str], *, option: str = "", also: tuple[str, ...] = ()) -> list[str]:
-    """``names`` as a list, or a one-line error naming the first unknown one (``also``: extra names allowed)."""
-    known = (*STAGES, *also)
-    names = list(names)
-    for name in names:
-        if name not in known:
-            prefix = f"{option}: " if option else ""
-            raise VosvfiError(f"{prefix}unknown stage {name!r}; stages: {', '.join(known)}")
-    return names
-
-
-def stage_closure(profile: Profile, targets: Iterable[str]) -> list[str]:
-    """The targets plus every stage they need, in pipeline order."""
-    wanted: set[str] = set()
-    pending = list(targets)
-    while pending:
-        stage = pending.pop()
-        if stage in wanted:
-            continue
-        wanted.add(stage)
-        pending.extend(_requirements(profile, stage))
-    return [stage for stage in STAGES if stage in wanted]

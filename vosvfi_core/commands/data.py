@@ -1,8 +1,15 @@
-"""``vosvfi data list | download NAME | verify NAME | generate-demo``."""
+"""``vosvfi data list | download NAME | verify NAME | generate-demo``.
+
+Output goes through :func:`_print_lines`, so a reader that stops early (``vosvfi data list | head``)
+ends the command quietly instead of with a ``BrokenPipeError`` traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -13,6 +20,19 @@ from vosvfi_core.data.lockfile import read_lock
 from vosvfi_core.errors import VosvfiError
 
 __all__ = ["register"]
+
+
+def _print_lines(lines: Iterable[str]) -> None:
+    """Print ``lines`` to stdout; if the reader has gone away, stop printing without an error."""
+    try:
+        for line in lines:
+            print(line)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Point stdout at /dev/null: what is left in its buffer would fail again at the interpreter's final flush.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
 
 
 def _catalog(args: argparse.Namespace) -> Catalog:
@@ -49,18 +69,17 @@ def _list(args: argparse.Namespace) -> int:
     catalog = _catalog(args)
     root = _root(args)
     rows = [(name, dataset_status(entry, root), _size_text(entry, catalog), _first_sentence(entry.description)) for name, entry in catalog.datasets.items()]
-    widths = [max(len(row[i]) for row in rows + [("NAME", "STATUS", "SIZE", "")]) for i in range(3)]
-    print(f"{'NAME':<{widths[0]}}  {'STATUS':<{widths[1]}}  {'SIZE':<{widths[2]}}  DESCRIPTION")
-    for name, status, size, description in rows:
-        print(f"{name:<{widths[0]}}  {status:<{widths[1]}}  {size:<{widths[2]}}  {description}")
-    print(f"data root: {root}")
+    widths = [max(len(row[i]) for row in [*rows, ("NAME", "STATUS", "SIZE", "")]) for i in range(3)]
+    lines = [f"{'NAME':<{widths[0]}}  {'STATUS':<{widths[1]}}  {'SIZE':<{widths[2]}}  DESCRIPTION"]
+    lines += [f"{name:<{widths[0]}}  {status:<{widths[1]}}  {size:<{widths[2]}}  {description}" for name, status, size, description in rows]
+    _print_lines([*lines, f"data root: {root}"])
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
     catalog = _catalog(args)
     directory = ensure_dataset(args.name, _root(args), catalog=catalog, progress=not args.quiet, keep_archives=args.keep_archives, force=args.force)
-    print(directory)
+    _print_lines([str(directory)])
     return 0
 
 
@@ -68,10 +87,9 @@ def _verify(args: argparse.Namespace) -> int:
     report = verify_dataset(args.name, _root(args), catalog=_catalog(args), adopt=args.adopt)
     if report.ok:
         adopted = " (adopted: marker written for a tree placed by hand)" if report.adopted else ""
-        print(f"{report.name}: ok, {report.directory}: layout as expected, {report.archives_checked} kept archive(s) re-hashed{adopted}")
+        _print_lines([f"{report.name}: ok, {report.directory}: layout as expected, {report.archives_checked} kept archive(s) re-hashed{adopted}"])
         return 0
-    for problem in report.problems:
-        print(f"{report.name}: {problem}")
+    _print_lines(f"{report.name}: {problem}" for problem in report.problems)
     return 1
 
 
@@ -86,9 +104,11 @@ def _generate_demo(args: argparse.Namespace) -> int:
         first = error.errors()[0]
         raise VosvfiError(f"generate-demo --{str(first['loc'][0]).replace('_', '-')}: {first['msg']}") from None
     directory = ensure_dataset(entry, _root(args), generator=config, force=True, progress=False)
-    print(
-        f"{directory}: {config.train_count}+{config.test_count} triplets, {config.davis_count} DAVIS-style and "
-        f"{config.tracking_count} tracking sequences at {config.width}x{config.height} (seed {config.seed})"
+    _print_lines(
+        [
+            f"{directory}: {config.train_count}+{config.test_count} triplets, {config.davis_count} DAVIS-style and "
+            f"{config.tracking_count} tracking sequences at {config.width}x{config.height} (seed {config.seed})"
+        ]
     )
     return 0
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-import vosvfi_core
+from vosvfi_core.resources import resource_path
 from vosvfi_core.data._yaml import one_line, read_yaml
 from vosvfi_core.data.synthetic.config import DemoDataConfig
 from vosvfi_core.errors import VosvfiError
@@ -51,11 +51,11 @@ def data_root() -> Path:
 
 
 def default_catalog_path() -> Path:
-    """``$VOSVFI_CATALOG``, or the repository's ``data_catalog.yaml`` (the package is installed editable)."""
+    """``$VOSVFI_CATALOG``, or the project's ``data_catalog.yaml`` (the checkout's, or the installed copy)."""
     override = os.environ.get("VOSVFI_CATALOG")
     if override:
         return Path(override).expanduser()
-    return Path(vosvfi_core.__file__).resolve().parents[1] / "data_catalog.yaml"
+    return resource_path("data_catalog.yaml")
 
 
 def mirror_env_var(dataset: str, source: str) -> str:

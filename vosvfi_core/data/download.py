@@ -4,23 +4,27 @@
 lock file, extracts safely, checks the layout and only then writes the completion marker
 ``<data set>/.vosvfi-complete.json``. With a valid marker it returns at once, without the network.
 Archives wait in ``<data root>/.downloads/<data set>/`` until the marker is written.
+
+Retries happen in :mod:`vosvfi_core.data.fetch` only, and only for transient failures; a download
+that cannot succeed (offline, refused, HTTP 4xx) stops at once with a one-line error that says how
+to put the data in place by hand.
 """
 
 from __future__ import annotations
 
 import contextlib
-
 import hashlib
 import json
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
 import vosvfi_core
-from vosvfi_core.data.catalog import Catalog, DatasetEntry, data_root, load_catalog
+from vosvfi_core.data.catalog import Catalog, DatasetEntry, data_root, default_catalog_path, load_catalog
 from vosvfi_core.data.extract import extract_archive
-from vosvfi_core.data.fetch import FetchedFile, RetryPolicy, copy_fetched, fetch, file_sha256, remove_fetched
+from vosvfi_core.data.fetch import DownloadError, FetchedFile, RetryPolicy, copy_fetched, fetch, file_sha256, remove_fetched
 from vosvfi_core.data.layout import check_layout
 from vosvfi_core.data.lockfile import read_lock, record_lock
 from vosvfi_core.data.synthetic.config import DemoDataConfig
@@ -125,6 +129,21 @@ def _layout_or_raise(entry: DatasetEntry, directory: Path) -> None:
         raise VosvfiError(f"{entry.name}: layout check failed: {problems[0]}{more}")
 
 
+def _ways_forward(entry: DatasetEntry, root: Path | None) -> str:
+    """How to get the data set in place without the network, with the exact ``verify`` command."""
+    options = ""
+    if root is not None and Path(root).absolute() != data_root():
+        options += f" --data-root {shlex.quote(str(Path(root).absolute()))}"
+    catalog_path = entry.catalog.path if entry.catalog is not None else None
+    if catalog_path is not None and catalog_path != default_catalog_path().absolute():
+        options += f" --catalog {shlex.quote(str(catalog_path))}"
+    described = f"{catalog_path} describes" if catalog_path is not None else "the catalog describes"
+    return (
+        f"to go on without the network, place a copy at {entry.directory_under(root)} (laid out as {described} under datasets.{entry.name}.layout) "
+        f"and run `vosvfi data verify {entry.name} --adopt{options}`, or name a copy elsewhere in the profile: data.local: {{{entry.name}: /path/to/copy}}"
+    )
+
+
 def _fetch_sources(entry: DatasetEntry, root: Path | None, *, policy: RetryPolicy | None, progress: bool) -> dict[str, FetchedFile]:
     lock_path = entry.catalog.lock_path if entry.catalog is not None else None
     expected = _expected(entry)
@@ -132,15 +151,21 @@ def _fetch_sources(entry: DatasetEntry, root: Path | None, *, policy: RetryPolic
     for source in entry.sources:
         sha256, size = expected[source.name]
         url = entry.source_url(source)
-        result = fetch(
-            url,
-            downloads_dir(entry, root) / source.file_name,
-            expected_sha256=sha256,
-            expected_size=size,
-            policy=policy,
-            progress=progress,
-            label=f"{entry.name}/{source.name}",
-        )
+        try:
+            result = fetch(
+                url,
+                downloads_dir(entry, root) / source.file_name,
+                expected_sha256=sha256,
+                expected_size=size,
+                policy=policy,
+                progress=progress,
+                label=f"{entry.name}/{source.name}",
+            )
+        except DownloadError as error:
+            spent = "" if error.final else f" ({(policy or RetryPolicy()).retries} retries spent)"
+            raise VosvfiError(
+                f"data set {entry.name}: cannot download source {source.name!r} from {error.url}: {error.reason}{spent}; {_ways_forward(entry, root)}"
+            ) from error
         if sha256 is None and lock_path is not None:
             record_lock(lock_path, entry.name, source.name, url=url, size=result.size, sha256=result.sha256)
         fetched[source.name] = result

@@ -3,10 +3,16 @@
 HTTP(S) downloads go to ``<file>.part``; a later attempt (in this call or the next run) asks the
 server for the remaining bytes with a Range header, and with ``If-Range`` carrying the ETag or
 Last-Modified date of the response that began the file (kept in ``<file>.part.validator``), so a
-file that changed on the server is sent whole rather than spliced onto old bytes. Connection errors, timeouts and 5xx answers are
-retried with exponential backoff; any other 4xx answer is final at once. The file gets its final
-name only after its size and SHA-256 check out, and a ``<file>.sha256`` note beside it lets the
-next run skip both the transfer and the re-hash.
+file that changed on the server is sent whole rather than spliced onto old bytes. The file gets
+its final name only after its size and SHA-256 check out, and a ``<file>.sha256`` note beside it
+lets the next run skip both the transfer and the re-hash.
+
+This module is the one layer that retries a download (callers, Prefect tasks included, must not
+retry it again), and it retries only what a later attempt can fix: timeouts, a connection dropped
+or reset mid-transfer, HTTP 5xx, 408 and 429 (waiting as ``Retry-After`` asks, within the
+policy's cap). A failure that would repeat itself is final at once and raises
+:class:`DownloadError`: a host name that does not resolve (offline, or a wrong name), a refused
+connection, an unreachable network, a certificate that does not verify, any other HTTP 4xx.
 
 pooch is not used here: ``pooch.retrieve`` downloads every attempt into a fresh temporary file
 (so a partial transfer cannot be resumed) and re-reads the whole file to hash it, which on the
@@ -15,11 +21,14 @@ pooch is not used here: ``pooch.retrieve`` downloads every attempt into a fresh 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import shutil
+import socket
+import ssl
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -34,7 +43,7 @@ import vosvfi_core
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.atomic import atomic_path
 
-__all__ = ["FetchedFile", "RetryPolicy", "copy_fetched", "fetch", "file_sha256", "remove_fetched"]
+__all__ = ["DownloadError", "FetchedFile", "RetryPolicy", "copy_fetched", "fetch", "file_sha256", "remove_fetched"]
 
 _CHUNK = 1 << 20
 _RETRYABLE_STATUS = {408, 429}
@@ -53,6 +62,21 @@ class RetryPolicy:
     backoff: float = 1.0
     max_backoff: float = 60.0
     timeout: float = 60.0  # seconds without a byte from the server
+    connect_timeout: float = 15.0  # seconds to open the connection
+
+
+class DownloadError(VosvfiError):
+    """A download that could not be completed: the URL, why, and whether retries were spent on it.
+
+    ``final`` is True when the failure would repeat on retry and no retry was made (offline, a
+    refused connection, HTTP 4xx); False when transient failures used up the retries.
+    """
+
+    def __init__(self, message: str, *, url: str, reason: str, final: bool) -> None:
+        super().__init__(message)
+        self.url = url
+        self.reason = reason
+        self.final = final
 
 
 @dataclass(frozen=True)
@@ -187,14 +211,21 @@ class _Retries:
         self.label = label
         self.failures = 0
 
-    def failed(self, reason: str, *, made_progress: bool = False) -> None:
-        """Wait before the next attempt, or raise once the retries are spent."""
+    def failed(self, reason: str, *, made_progress: bool = False, wait: float | None = None) -> None:
+        """Wait before the next attempt (``wait`` seconds when the server asked), or raise once the retries are spent."""
         if made_progress:
             self.failures = 0
         self.failures += 1
         if self.failures > self.policy.retries:
-            raise VosvfiError(f"{self.label}: download failed after {self.policy.retries} retries: {reason} ({self.url})")
-        time.sleep(min(self.policy.max_backoff, self.policy.backoff * 2 ** (self.failures - 1)))
+            raise DownloadError(
+                f"{self.label}: download failed after {self.policy.retries} retries: {reason} ({self.url})", url=self.url, reason=reason, final=False
+            )
+        backoff = self.policy.backoff * 2 ** (self.failures - 1) if wait is None else wait
+        time.sleep(min(self.policy.max_backoff, backoff))
+
+    def final(self, reason: str) -> DownloadError:
+        """The error for a failure that a retry would only repeat."""
+        return DownloadError(f"{self.label}: download failed: {reason} ({self.url})", url=self.url, reason=reason, final=True)
 
 
 def _describe(error: BaseException) -> str:
@@ -202,10 +233,55 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:200]
 
 
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it wraps: requests wraps urllib3, which wraps the socket's ``OSError``."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [current.__cause__, getattr(current, "reason", None), *current.args]
+        pending += [item for item in linked if isinstance(item, BaseException)]
+
+
+_UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH}
+
+
+def _final_reason(error: BaseException, url: str) -> str | None:
+    """Why a retry of ``error`` would fail the same way, or None where it may be transient."""
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for cause in _causes(error):
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve host {host!r} (offline, or a wrong host name: {cause.strerror or cause})"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {host}:{port} (no server listens there)"
+        if isinstance(cause, OSError) and cause.errno in _UNREACHABLE:
+            return f"no route to {host} ({os.strerror(cause.errno)}: offline?)"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"the TLS certificate of {host} does not verify ({cause.verify_message or cause})"
+        if isinstance(cause, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.TooManyRedirects)):
+            return _describe(cause)
+    return None
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """The wait a 429 or 503 answer asks for in seconds (``Retry-After: <seconds>``), if any."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
+
+
 def _fetch_http(url: str, part: Path, *, expected_size: int | None, policy: RetryPolicy, progress: bool, label: str, session: requests.Session) -> _Transfer:
     transfer = _Transfer(part, resume=True)
     retries = _Retries(policy, url, label)
-    bar = tqdm(total=expected_size, initial=transfer.length, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress, leave=False)
+    # disable=None: tqdm draws the bar only when stderr is a terminal, and stays quiet when piped or logged.
+    bar = tqdm(
+        total=expected_size, initial=transfer.length, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=None if progress else True, leave=False
+    )
     try:
         while True:
             transfer.sync()
@@ -217,8 +293,11 @@ def _fetch_http(url: str, part: Path, *, expected_size: int | None, policy: Retr
                 if validator:
                     headers["If-Range"] = validator
             try:
-                response = session.get(url, headers=headers, stream=True, timeout=policy.timeout)
+                response = session.get(url, headers=headers, stream=True, timeout=(policy.connect_timeout, policy.timeout))
             except _NETWORK_ERRORS as error:
+                final = _final_reason(error, url)
+                if final is not None:
+                    raise retries.final(final) from error
                 retries.failed(_describe(error))
                 continue
             with response:
@@ -232,10 +311,10 @@ def _fetch_http(url: str, part: Path, *, expected_size: int | None, policy: Retr
                     retries.failed(f"HTTP 416 for a resume at byte {offset}")
                     continue
                 if status >= 500 or status in _RETRYABLE_STATUS:
-                    retries.failed(f"HTTP {status} {response.reason}")
+                    retries.failed(f"HTTP {status} {response.reason}", wait=_retry_after(response))
                     continue
                 if status not in (200, 206):
-                    raise VosvfiError(f"{label}: download failed: HTTP {status} {response.reason} for {url}")
+                    raise retries.final(f"HTTP {status} {response.reason}")
                 if status == 206:
                     first, total = _total_from_content_range(response.headers.get("Content-Range"))
                     if first != offset:
@@ -273,11 +352,13 @@ def _fetch_http(url: str, part: Path, *, expected_size: int | None, policy: Retr
 def _fetch_local(url: str, part: Path, *, progress: bool, label: str) -> _Transfer:
     source = Path(unquote(urlsplit(url).path))
     if not source.is_file():
-        raise VosvfiError(f"{label}: file not found: {source} ({url})")
+        raise DownloadError(f"{label}: file not found: {source} ({url})", url=url, reason=f"file not found: {source}", final=True)
     transfer = _Transfer(part, resume=False)
-    with source.open("rb") as src, part.open("ab") as dst, tqdm(
-        total=source.stat().st_size, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=not progress, leave=False
-    ) as bar:
+    with (
+        source.open("rb") as src,
+        part.open("ab") as dst,
+        tqdm(total=source.stat().st_size, unit="B", unit_scale=True, unit_divisor=1024, desc=label, disable=None if progress else True, leave=False) as bar,
+    ):
         for block in iter(lambda: src.read(_CHUNK), b""):
             dst.write(block)
             transfer.digest.update(block)

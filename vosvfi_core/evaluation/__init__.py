@@ -1,16 +1,20 @@
-"""Evaluation: PSNR/SSIM under named protocols, per-data-set scoring, and the foreground check."""
+"""Evaluation: the metric and interpolator registries and per-data-set scoring."""
 
-from vosvfi_core.evaluation.benchmark import Interpolator, evaluate, frame_average, model_interpolator
-from vosvfi_core.evaluation.foreground import foreground_psnr
+from vosvfi_core.evaluation.benchmark import evaluate
+from vosvfi_core.evaluation.interpolators import INTERPOLATORS, Interpolator, InterpolatorContext, model_interpolator
+from vosvfi_core.evaluation.metric_registry import METRICS, Metric, MetricUnavailable
 from vosvfi_core.evaluation.metrics import PROTOCOLS, apply_protocol, masked_psnr, psnr, ssim
 
 __all__ = [
+    "INTERPOLATORS",
+    "METRICS",
     "PROTOCOLS",
     "Interpolator",
+    "InterpolatorContext",
+    "Metric",
+    "MetricUnavailable",
     "apply_protocol",
     "evaluate",
-    "foreground_psnr",
-    "frame_average",
     "masked_psnr",
     "model_interpolator",
     "psnr",

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["PROTOCOLS", "apply_protocol", "psnr", "masked_psnr", "ssim"]
+from vosvfi_core.evaluation.metric_registry import METRICS, Metric
+
+__all__ = ["PROTOCOLS", "apply_protocol", "masked_psnr", "psnr", "psnr_metric", "ssim", "ssim_metric"]
 
 PROTOCOLS = ("float", "uint8")
 _SSIM_SIGMA = 1.5
@@ -90,3 +92,15 @@ def ssim(output: Tensor, target: Tensor, *, data_range: float = 1.0) -> float:
     numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
     denominator = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
     return (numerator / denominator).mean().item()
+
+
+@METRICS.register("psnr")
+def psnr_metric() -> Metric:
+    """PSNR over all pixels and RGB channels."""
+    return Metric("psnr", True, "RGB, [0,1] float, MSE over all pixels x channels, 10*log10(1/MSE) dB", lambda out, truth, item: psnr(out, truth))
+
+
+@METRICS.register("ssim")
+def ssim_metric() -> Metric:
+    """Gaussian SSIM (11x11, sigma 1.5) averaged over RGB channels, as scikit-image computes it."""
+    return Metric("ssim", True, "RGB mean, Gaussian 11x11 window sigma 1.5, valid windows only", lambda out, truth, item: ssim(out, truth))

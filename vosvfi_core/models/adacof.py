@@ -6,10 +6,11 @@ checkpoints, so ``load_state_dict(strict=True)`` takes them unchanged.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Annotated, Literal, NamedTuple
 
 import torch
 import torch.nn.functional as F
+from pydantic import AfterValidator, PositiveInt
 from torch import Tensor, nn
 
 from kernels import SAMPLING_MODES, adacof_sample
@@ -210,8 +211,19 @@ class AdaCoFNet(nn.Module):
         return AdaCoFOutput(frame, g_spatial, _total_variation(occlusion))
 
 
+def _odd(value: int) -> int:
+    if value % 2 == 0:
+        raise ValueError("kernel_size must be odd")
+    return value
+
+
 @register_model("adacof")
-def adacof(*, kernel_size: int = 5, dilation: int = 1, sampling_mode: str = "bilinear") -> AdaCoFNet:
+def adacof(
+    *,
+    kernel_size: Annotated[PositiveInt, AfterValidator(_odd)] = 5,
+    dilation: PositiveInt = 1,
+    sampling_mode: Literal["bilinear", "legacy"] = "bilinear",
+) -> AdaCoFNet:
     """AdaCoF with ``kernel_size``² taps per pixel; AdaCoF+ is ``kernel_size=11, dilation=2``.
 
     ``sampling_mode="legacy"`` reproduces the original kernel's truncation, which the published

@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Baseline", "load_baselines", "ReportInputs", "build_report", "markdown_table"]
+from vosvfi_core.results.summaries import pivot
+
+__all__ = ["Baseline", "ReportInputs", "build_report", "load_baselines", "markdown_table"]
 
 _BASELINES_FILE = Path(__file__).with_name("baselines.yaml")
 
@@ -41,7 +43,7 @@ def _cell(value: Any) -> str:
 def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
     if not rows:
         return "_(no rows)_"
-    columns = list(columns or rows[0].keys())
+    columns = list(columns or dict.fromkeys(key for row in rows for key in row))
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines)
@@ -58,38 +60,53 @@ class ReportInputs:
     masks_summary: list[dict[str, Any]] = field(default_factory=list)
     tables: list[Path] = field(default_factory=list)
     pictures: list[Path] = field(default_factory=list)
+    figures: list[Path] = field(default_factory=list)  # plots of the downstream checks, shown inline
     kept: list[str] = field(default_factory=list)  # tables left from an earlier invocation, not rewritten now
 
 
-def _headline(summary: list[dict[str, Any]], baselines: list[Baseline]) -> list[dict[str, Any]]:
-    """One row per (data set, model): ours and the reference methods on the data sets we scored."""
+def _headline(summary: list[dict[str, Any]], baselines: list[Baseline]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One row per (data set, model) with a column per metric: this run's models, then published figures."""
+    scored = [r for r in summary if r["protocol"] == "float"]
+    metrics = list(dict.fromkeys(r["metric"] for r in scored))
+    ours = pivot([{**r, "source": "this run"} for r in scored], ["dataset", "model", "source"], "metric", "mean")
+    samples: dict[tuple[str, str], int] = {}
+    for r in scored:
+        samples[r["dataset"], r["model"]] = max(samples.get((r["dataset"], r["model"]), 0), r["samples"])
     rows: list[dict[str, Any]] = []
-    datasets = sorted({r["dataset"] for r in summary})
-    for dataset in datasets:
-        for r in summary:
-            if r["dataset"] == dataset and r["protocol"] == "float":
-                rows.append({"dataset": dataset, "model": r["model"], "source": "this run", "samples": r["samples"], "psnr": r["psnr"], "ssim": r["ssim"]})
-        for b in baselines:
-            if b.dataset == dataset:
-                rows.append({"dataset": dataset, "model": b.model, "source": "published", "samples": "", "psnr": b.psnr, "ssim": b.ssim})
-    return rows
+    for dataset in sorted({r["dataset"] for r in ours}):
+        rows += [{**r, "samples": samples[(dataset, r["model"])]} for r in ours if r["dataset"] == dataset]
+        published = [b for b in baselines if b.dataset == dataset]
+        rows += [{"dataset": dataset, "model": b.model, "source": "published", "samples": "", "psnr": b.psnr, "ssim": b.ssim} for b in published]
+    return rows, ["dataset", "model", "source", "samples", *metrics]
+
+
+def _notes(summary: list[dict[str, Any]]) -> list[str]:
+    """Why some metric values are missing, once per (metric, reason)."""
+    seen = dict.fromkeys((r["metric"], r["note"]) for r in summary if r.get("note"))
+    return [f"- `{metric}`: {note}" for metric, note in seen]
 
 
 def build_report(inputs: ReportInputs, baselines: list[Baseline] | None = None) -> str:
     baselines = load_baselines() if baselines is None else baselines
     folder = inputs.run_folder
     parts = [f"# vosvfi run `{inputs.run_id}` (profile `{inputs.profile}`)", ""]
-    parts += ["## Headline: PSNR (dB) / SSIM, protocol `float` (unclamped output, all pixels)", ""]
+    parts += ["## Headline: mean per data set, protocol `float` (unclamped output, all pixels)", ""]
     parts += [
         "SSIM here is the Gaussian-window SSIM of Wang et al. (11x11, sigma 1.5) averaged over RGB channels; "
-        "published figures may use other SSIM conventions (Y channel, uniform 7x7 window).",
+        "published figures may use other SSIM conventions (Y channel, uniform 7x7 window). "
+        "Each metric's exact convention is in the `convention` column of `eval_results`.",
         "",
     ]
     if inputs.eval_summary:
-        parts += [markdown_table(_headline(inputs.eval_summary, baselines), ["dataset", "model", "source", "samples", "psnr", "ssim"]), ""]
+        rows, columns = _headline(inputs.eval_summary, baselines)
+        parts += [markdown_table(rows, columns), ""]
         other = [r for r in inputs.eval_summary if r["protocol"] != "float"]
         if other:
-            parts += ["Other protocols:", "", markdown_table(other), ""]
+            keys = ["dataset", "model", "protocol"]
+            parts += ["Other protocols:", "", markdown_table(pivot(other, keys, "metric", "mean")), ""]
+        notes = _notes(inputs.eval_summary)
+        if notes:
+            parts += ["Metrics without a value:", "", *notes, ""]
     else:
         parts += ["_No evaluation in this run._", ""]
     parts += ["## Published baselines", ""]
@@ -98,10 +115,14 @@ def build_report(inputs: ReportInputs, baselines: list[Baseline] | None = None) 
         parts.append(f"Source: {source}.")
     parts += ["The VOS-VFI paper's own figures are not recorded yet.", ""]
     if inputs.train_summary:
-        parts += ["## Training (first and last logged step)", "", markdown_table(inputs.train_summary), ""]
+        parts += ["## Training (first and last logged step)", "", markdown_table(pivot(inputs.train_summary, ["model", "step", "epoch"], "quantity", "value")), ""]
     if inputs.downstream_summary:
-        parts += ["## Downstream checks", "", markdown_table(inputs.downstream_summary), ""]
-        parts += ["Foreground PSNR: squared error averaged over mask pixels × channels, in float.", ""]
+        parts += ["## Downstream checks (means)", ""]
+        for check in dict.fromkeys(r["check"] for r in inputs.downstream_summary):
+            rows = [r for r in inputs.downstream_summary if r["check"] == check]
+            parts += [f"`{check}`:", "", markdown_table(pivot(rows, ["dataset", "level", "model"], "metric", "mean")), ""]
+    for figure in inputs.figures:
+        parts += [f"![{figure.stem}]({figure.relative_to(folder) if figure.is_relative_to(folder) else figure})", ""]
     if inputs.masks_summary:
         parts += ["## Masks", "", markdown_table(inputs.masks_summary), ""]
     if inputs.kept:

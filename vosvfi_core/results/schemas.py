@@ -1,35 +1,40 @@
-"""The declared schema of every result table; writers cast to it and refuse anything else."""
+"""The declared schema of every result table; writers cast to it and refuse anything else.
+
+The tables are long ("tidy"): one row per observation — (sample, metric), (step, quantity),
+(frame, metric) — so a new metric, loss term or downstream check adds rows, never a column.
+The report and the summaries pivot at the last moment. ``data_catalog.yaml`` repeats these
+schemas for readers of the catalog; a test checks that it agrees with this module.
+"""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-__all__ = ["SCHEMAS", "TABLE_FILES", "EVAL_RESULTS", "TRAIN_HISTORY", "MASKS_MANIFEST", "DOWNSTREAM_RESULTS"]
+__all__ = ["DOWNSTREAM_RESULTS", "EVAL_RESULTS", "MASKS_MANIFEST", "SCHEMAS", "TABLE_FILES", "TRAIN_HISTORY"]
 
 EVAL_RESULTS = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
-        pa.field("model", pa.string(), nullable=False),  # "adacof" (the run's model) or a reference method
+        pa.field("model", pa.string(), nullable=False),  # the run's model, a checkpoint or a baseline
         pa.field("dataset", pa.string(), nullable=False),
         pa.field("split", pa.string(), nullable=False),
         pa.field("sample", pa.string(), nullable=False),
-        pa.field("protocol", pa.string(), nullable=False),  # "float" (unclamped) or "uint8" (rounded)
-        pa.field("psnr", pa.float64(), nullable=False),  # dB, all pixels and channels
-        pa.field("ssim", pa.float64(), nullable=False),  # Gaussian SSIM, mean over RGB channels
+        pa.field("protocol", pa.string(), nullable=False),  # how the output was prepared: "float" (unclamped) or "uint8"
+        pa.field("metric", pa.string(), nullable=False),  # a registered metric's name
+        pa.field("value", pa.float64(), nullable=True),  # null when the metric could not be computed (see note)
+        pa.field("convention", pa.string(), nullable=False),  # how the metric computes its value (channels, range, window)
+        pa.field("note", pa.string(), nullable=True),  # why a value is null
     ]
 )
 
 TRAIN_HISTORY = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),  # the trained variant
         pa.field("step", pa.int64(), nullable=False),  # optimiser steps done
         pa.field("epoch", pa.int64(), nullable=False),  # epoch the step belongs to (from 0)
-        pa.field("loss", pa.float64(), nullable=False),  # weighted total
-        pa.field("charbonnier", pa.float64(), nullable=False),
-        pa.field("g_spatial", pa.float64(), nullable=False),
-        pa.field("g_occlusion", pa.float64(), nullable=False),
-        pa.field("lr", pa.float64(), nullable=False),
-        pa.field("seconds", pa.float64(), nullable=False),  # training wall time so far, across resumes
+        pa.field("quantity", pa.string(), nullable=False),  # "loss" (weighted total), a loss term's name, "lr", "seconds", "samples_per_second"
+        pa.field("value", pa.float64(), nullable=False),
     ]
 )
 
@@ -47,12 +52,14 @@ MASKS_MANIFEST = pa.schema(
 DOWNSTREAM_RESULTS = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
-        pa.field("model", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),  # "original" for the unmodified video, else the interpolator
         pa.field("dataset", pa.string(), nullable=False),
-        pa.field("sample", pa.string(), nullable=False),
-        pa.field("check", pa.string(), nullable=False),  # e.g. "foreground_psnr"
-        pa.field("metric", pa.string(), nullable=False),  # e.g. "psnr_foreground", "psnr_background"
+        pa.field("sample", pa.string(), nullable=False),  # sequence
+        pa.field("frame", pa.int64(), nullable=True),  # null for per-sequence (or per-sample) rows
+        pa.field("check", pa.string(), nullable=False),  # a registered downstream check
+        pa.field("metric", pa.string(), nullable=False),
         pa.field("value", pa.float64(), nullable=True),  # NaN/null where the region is empty
+        pa.field("convention", pa.string(), nullable=True),  # what the value depends on, e.g. "propagator=pixel_affinity", "tracker=csrt"
     ]
 )
 

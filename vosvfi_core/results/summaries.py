@@ -1,68 +1,71 @@
-"""Per-run summaries of the result tables: small lists of rows for the report and the UI."""
+"""Per-run summaries of the long result tables: small lists of rows for the report and the UI.
+
+Each summary stays long (one row per group and metric); :func:`pivot` turns a summary into one
+row per group with a column per metric, at the last moment, for display.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["eval_summary", "train_summary", "downstream_summary", "masks_summary"]
+__all__ = ["SUMMARIES", "downstream_summary", "eval_summary", "masks_summary", "pivot", "train_summary"]
 
 
 def _finite_mean(values: pd.Series) -> float:
-    finite = values[values.map(lambda v: v is not None and math.isfinite(v))]
+    finite = values[values.map(lambda v: v is not None and not pd.isna(v) and math.isfinite(v))]
     return float(finite.mean()) if len(finite) else math.nan
 
 
 def eval_summary(eval_results: pd.DataFrame) -> list[dict[str, Any]]:
-    """Mean PSNR/SSIM per (model, dataset, split, protocol); identical frames (inf dB) are left out of the mean."""
+    """Mean of each metric per (model, dataset, split, protocol); identical frames (inf dB) and nulls are left out of the mean."""
     rows = []
-    for (model, dataset, split, protocol), group in eval_results.groupby(["model", "dataset", "split", "protocol"], sort=True):
+    keys = ["model", "dataset", "split", "protocol", "metric"]
+    for (model, dataset, split, protocol, metric), group in eval_results.groupby(keys, sort=True):
+        notes = sorted({n for n in group["note"].dropna()})
         rows.append(
             {
                 "model": model,
                 "dataset": dataset,
                 "split": split,
                 "protocol": protocol,
-                "samples": int(len(group)),
-                "psnr": round(_finite_mean(group["psnr"]), 4),
-                "ssim": round(_finite_mean(group["ssim"]), 5),
+                "metric": metric,
+                "samples": int(group["value"].notna().sum()),
+                "mean": round(_finite_mean(group["value"]), 5),
+                "note": notes[0] if notes else "",
             }
         )
     return rows
 
 
 def train_summary(history: pd.DataFrame) -> list[dict[str, Any]]:
-    """First and last logged step of the training history."""
-    if history.empty:
-        return []
-    ordered = history.sort_values("step")
-    picks = [ordered.iloc[0], ordered.iloc[-1]] if len(ordered) > 1 else [ordered.iloc[0]]
-    return [
-        {
-            "step": int(row["step"]),
-            "epoch": int(row["epoch"]),
-            "loss": round(float(row["loss"]), 6),
-            "charbonnier": round(float(row["charbonnier"]), 6),
-            "lr": float(row["lr"]),
-            "seconds": round(float(row["seconds"]), 1),
-        }
-        for row in picks
-    ]
+    """Every logged quantity at the first and the last logged step of each trained model."""
+    rows = []
+    for model, group in history.groupby("model", sort=True):
+        steps = sorted(group["step"].unique())
+        for step in dict.fromkeys([steps[0], steps[-1]]):
+            at = group[group["step"] == step]
+            rows += [{"model": model, "step": int(step), "epoch": int(r.epoch), "quantity": r.quantity, "value": float(r.value)} for r in at.itertuples()]
+    return rows
 
 
 def downstream_summary(downstream: pd.DataFrame) -> list[dict[str, Any]]:
+    """Mean of each metric per (model, dataset, check); per-frame and per-sample (or per-sequence) rows apart."""
     rows = []
-    for (model, dataset, check, metric), group in downstream.groupby(["model", "dataset", "check", "metric"], sort=True):
+    frame = downstream.assign(level=downstream["frame"].map(lambda f: "sample" if pd.isna(f) else "frame"))
+    for (model, dataset, check, metric, level), group in frame.groupby(["model", "dataset", "check", "metric", "level"], sort=True):
         rows.append(
             {
                 "model": model,
                 "dataset": dataset,
                 "check": check,
                 "metric": metric,
-                "samples": int(group["value"].notna().sum()),
-                "mean": round(_finite_mean(group["value"].dropna()), 4),
+                "level": level,
+                "count": int(group["value"].notna().sum()),
+                "mean": round(_finite_mean(group["value"].dropna()), 5),
             }
         )
     return rows
@@ -75,8 +78,26 @@ def masks_summary(masks: pd.DataFrame) -> list[dict[str, Any]]:
             {
                 "dataset": dataset,
                 "samples": int(group["sample"].nunique()),
-                "masks": int(len(group)),
+                "masks": len(group),
                 "mean_foreground_fraction": round(float(group["foreground_fraction"].mean()), 4),
             }
         )
     return rows
+
+
+def pivot(rows: Sequence[dict[str, Any]], keys: Sequence[str], column: str, value: str) -> list[dict[str, Any]]:
+    """One row per distinct ``keys`` with a column per value of ``column`` (first-seen order)."""
+    table: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = tuple(row[k] for k in keys)
+        table.setdefault(key, dict(zip(keys, key)))[str(row[column])] = row[value]
+    return list(table.values())
+
+
+# Table name → its summary; the report task and the UI artifacts use every entry.
+SUMMARIES: dict[str, Callable[[pd.DataFrame], list[dict[str, Any]]]] = {
+    "eval_results": eval_summary,
+    "train_history": train_summary,
+    "downstream_results": downstream_summary,
+    "masks_manifest": masks_summary,
+}

@@ -21,16 +21,16 @@ from vosvfi_core.provenance import is_partial_file
 from vosvfi_core.results.schemas import SCHEMAS, TABLE_FILES
 
 __all__ = [
-    "runs_root",
-    "run_dir",
     "check_run_id",
+    "exclusive_run",
+    "existing_tables",
+    "read_all_runs",
+    "read_table",
+    "remove_partial_files",
+    "run_dir",
+    "runs_root",
     "table_path",
     "write_table",
-    "read_table",
-    "read_all_runs",
-    "existing_tables",
-    "remove_partial_files",
-    "exclusive_run",
 ]
 
 _RUN_LOCK = ".run.lock"

@@ -1,6 +1,7 @@
-"""Training AdaCoF with the original loss, checkpointing as it goes and resuming where it stopped.
+"""Training an interpolation network, checkpointing as it goes and resuming where it stopped.
 
-The loss is ``w_c·Charbonnier(out − gt) + w_s·g_spatial + w_o·g_occlusion`` (the original
+The network comes from the model registry (``model: {type: adacof, ...}``); the loss is the
+weighted sum of the profile's registered loss terms (the original
 ``1*Charb+0.01*g_Spatial+0.005*g_Occlusion`` by default), optimised by Adamax with a StepLR
 schedule stepped once per epoch, as in the original training script.
 
@@ -16,19 +17,23 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vosvfi_core.checkpoint import read_checkpoint, save_checkpoint
-from vosvfi_core.config import ModelConfig, TrainConfig
+from vosvfi_core.devices import resolve_device
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.interpolation import resolve_device
-from vosvfi_core.models.adacof import AdaCoFNet, adacof, charbonnier
+from vosvfi_core.models.registry import MODELS
+from vosvfi_core.registry import Block
+from vosvfi_core.training.losses import LOSS_TERMS, LossTerm, TrainStep
 
-__all__ = ["TrainProgress", "TrainResult", "CHECKPOINT_NAME", "check_trainable", "plan_steps", "train"]
+if TYPE_CHECKING:
+    from vosvfi_core.config import TrainConfig
+
+__all__ = ["CHECKPOINT_NAME", "TrainProgress", "TrainResult", "check_trainable", "loss_terms", "needs_masks", "plan_steps", "train"]
 
 CHECKPOINT_NAME = "last.pth"
 
@@ -48,7 +53,7 @@ class TrainResult:
     checkpoint: Path
     start_step: int  # 0 for a fresh run, else the step of the checkpoint resumed from
     steps: int
-    history: list[dict[str, Any]]  # train_history rows without run_id
+    history: list[dict[str, Any]]  # train_history rows without run_id and model
 
 
 def plan_steps(config: TrainConfig, samples: int) -> tuple[int, int]:
@@ -60,10 +65,20 @@ def plan_steps(config: TrainConfig, samples: int) -> tuple[int, int]:
     return steps_per_epoch, min(total, config.max_steps) if config.max_steps else total
 
 
+def loss_terms(config: TrainConfig) -> list[LossTerm]:
+    return [LOSS_TERMS.build(block) for block in config.losses]
+
+
+def needs_masks(config: TrainConfig) -> bool:
+    """Whether a loss term reads the object masks (so the masks stage must run before training)."""
+    return any(term.needs_masks for term in loss_terms(config))
+
+
 def check_trainable(config: TrainConfig) -> None:
     """Refuse settings this trainer cannot honour (before hours of data preparation, not after)."""
-    if config.loss.uses_vos:
-        raise VosvfiError("train.loss.vos_*: the VOS losses need the STCN teacher, which this trainer does not have yet; set them to 0")
+    for term in loss_terms(config):
+        if term.needs_teacher:
+            raise VosvfiError(f"train.losses: the {term.name} term needs a VOS teacher, which this trainer does not have yet; remove it")
 
 
 def _seed_everything(*parts: int) -> None:
@@ -99,7 +114,7 @@ def _batch_addresses(seed: int, samples: int, batch: int, per_epoch: int, start:
         yield [(step, slot, index) for slot, index in enumerate(indices)]
 
 
-def _restore(path: Path, model: AdaCoFNet, optimizer: torch.optim.Optimizer, scheduler: Any, device: torch.device) -> dict[str, Any]:
+def _restore(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, device: torch.device) -> dict[str, Any]:
     checkpoint = read_checkpoint(path, device=device)
     extra = checkpoint.get("extra")
     if not isinstance(extra, dict) or "step" not in extra:
@@ -110,9 +125,13 @@ def _restore(path: Path, model: AdaCoFNet, optimizer: torch.optim.Optimizer, sch
     return extra
 
 
+def _history_rows(step: int, epoch: int, values: dict[str, float]) -> list[dict[str, Any]]:
+    return [{"step": step, "epoch": epoch, "quantity": name, "value": float(value)} for name, value in values.items()]
+
+
 def train(
     config: TrainConfig,
-    model_config: ModelConfig,
+    model_block: Block,
     dataset: Dataset,
     checkpoint_dir: Path,
     *,
@@ -129,8 +148,9 @@ def train(
     device = resolve_device(config.device)
     samples = len(dataset)  # type: ignore[arg-type]
     per_epoch, total = plan_steps(config, samples)
+    terms = loss_terms(config)
     torch.manual_seed(config.seed)
-    model = adacof(kernel_size=model_config.kernel_size, dilation=model_config.dilation, sampling_mode=model_config.sampling_mode).to(device)
+    model = MODELS.build(model_block).to(device)
     optimizer = torch.optim.Adamax(model.parameters(), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs, gamma=config.lr_gamma)
     path = Path(checkpoint_dir) / CHECKPOINT_NAME
@@ -138,7 +158,6 @@ def train(
     if path.is_file() and not restart:
         extra = _restore(path, model, optimizer, scheduler, device)
         start, history, elapsed = int(extra["step"]), list(extra["history"]), float(extra["seconds"])
-    weights = config.loss
 
     def save(step: int) -> None:
         extra = {
@@ -160,8 +179,9 @@ def train(
     for step, batch in enumerate(loader, start=start):
         frame0, frame1, frame2 = (batch[k].to(device) for k in ("frame0", "frame1", "frame2"))
         output = model.forward_train(frame0, frame2)
-        charb = charbonnier(output.frame - frame1)
-        loss = weights.charbonnier * charb + weights.g_spatial * output.g_spatial + weights.g_occlusion * output.g_occlusion
+        state = TrainStep(output, {"frame0": frame0, "frame1": frame1, "frame2": frame2})
+        values = {term.name: term.compute(state) for term in terms}
+        loss = sum(term.weight * values[term.name] for term in terms)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -170,20 +190,12 @@ def train(
         if done % per_epoch == 0:
             scheduler.step()
         now = time.perf_counter()
-        elapsed, clock = elapsed + (now - clock), now
+        step_seconds = now - clock
+        elapsed, clock = elapsed + step_seconds, now
         if done % config.log_every == 0 or done == total:
-            history.append(
-                {
-                    "step": done,
-                    "epoch": epoch,
-                    "loss": loss.item(),
-                    "charbonnier": charb.item(),
-                    "g_spatial": output.g_spatial.item(),
-                    "g_occlusion": output.g_occlusion.item(),
-                    "lr": float(lr),
-                    "seconds": elapsed,
-                }
-            )
+            logged = {"loss": loss.item(), **{name: value.item() for name, value in values.items()}}
+            logged |= {"lr": float(lr), "seconds": elapsed, "samples_per_second": frame0.shape[0] / max(step_seconds, 1e-9)}
+            history += _history_rows(done, epoch, logged)
         if done % config.checkpoint_every == 0 or done == total:
             save(done)
         if progress is not None:

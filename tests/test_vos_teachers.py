@@ -1,0 +1,117 @@
+"""Teacher registry and whole-video propagation: config blocks, weights resolution, the memory schedule."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+import vosvfi_core.vos.stcn as stcn_module
+from vosvfi_core.data.synthetic import random_scene, render_frame
+from vosvfi_core.data.synthetic.config import SEQUENCE_OPTIONS
+from vosvfi_core.errors import VosvfiError
+from vosvfi_core.vos.memory import Memory
+from vosvfi_core.vos.pixel_affinity import PixelAffinityPropagator
+from vosvfi_core.vos.stcn import STCN, STCN_WEIGHTS, stcn
+from vosvfi_core.vos.teachers import TEACHERS, Teacher, propagate_video
+from vosvfi_core.weights import WeightsEntry
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors on a shared 2-core machine: one intra-op thread avoids contention stalls."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_feature_registry_builds_both_teachers_from_config_blocks():
+    assert {"stcn", "pixel_affinity"} <= set(TEACHERS.names())
+    teacher = TEACHERS.build({"type": "pixel_affinity", "stride": 3, "top_k": 7}, torch.device("cpu"))
+    assert isinstance(teacher, PixelAffinityPropagator) and isinstance(teacher, Teacher)
+    assert (teacher.stride, teacher.top_k, teacher.name) == (3, 7, "pixel_affinity")
+    assert TEACHERS.check({"type": "stcn"}).kwargs == {"weights": None, "top_k": 20}
+
+
+def test_exception_misspelt_teacher_argument_names_the_field():
+    with pytest.raises(VosvfiError, match="^teacher pixel_affinity: strid: unknown argument$"):
+        TEACHERS.build({"type": "pixel_affinity", "strid": 3}, "cpu")
+
+
+def test_exception_stcn_offline_without_file_says_which_file_to_place_where(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOSVFI_WEIGHTS_DIR", str(tmp_path))
+    offline = WeightsEntry(STCN_WEIGHTS.name, STCN_WEIGHTS.file_name, None, "http://nonexistent.invalid/stcn.pth", STCN_WEIGHTS.description)
+    monkeypatch.setattr(stcn_module, "STCN_WEIGHTS", offline)
+    start = time.monotonic()
+    with pytest.raises(VosvfiError) as error:
+        TEACHERS.build({"type": "stcn"}, "cpu")
+    message = str(error.value)
+    assert message.startswith(
+        f"STCN weights: no file; place stcn.pth (sha256 not published) at {tmp_path / 'stcn.pth'} or pass its path in train.teacher.weights; "
+    )
+    assert message.endswith("download from http://nonexistent.invalid/stcn.pth failed: the host name does not resolve (offline?)")
+    assert time.monotonic() - start < 5
+
+
+def test_feature_stcn_teacher_loads_the_file_from_the_weights_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("VOSVFI_WEIGHTS_DIR", str(tmp_path))
+    monkeypatch.setattr(stcn_module, "STCN_WEIGHTS", WeightsEntry("STCN", "stcn.pth", None, None, ""))
+    source = stcn().state_dict()
+    torch.save(source, tmp_path / "stcn.pth")
+    teacher = TEACHERS.build({"type": "stcn"}, "cpu")
+    assert isinstance(teacher, STCN) and isinstance(teacher, Teacher) and teacher.top_k == 20
+    assert torch.equal(teacher.state_dict()["decoder.pred.weight"], source["decoder.pred.weight"])
+    assert not any(p.requires_grad for p in teacher.parameters())
+
+
+class _RecordingTeacher:
+    """Frames are constant images whose value is their index; memory keys remember those indices."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.read: list[tuple[int, list[int]]] = []
+
+    def memorize(self, frames: torch.Tensor, masks: torch.Tensor) -> Memory:
+        index = frames[:, :, 0, 0, 0].reshape(1, 1, -1)  # [1, 1, T]
+        return Memory(index, masks.flatten(3).mean(-1).reshape(1, 1, -1))
+
+    def segment(self, memory: Memory, query: torch.Tensor) -> torch.Tensor:
+        self.read.append((int(query[0, 0, 0, 0]), [int(i) for i in memory.keys.flatten()]))
+        return torch.full((1, 1, *query.shape[-2:]), 0.9)
+
+    def propagate(self, memory_frames: torch.Tensor, memory_masks: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        return self.segment(self.memorize(memory_frames, memory_masks), query)
+
+
+@pytest.mark.parametrize("include_last", [True, False])
+def test_cardinality_video_memory_is_first_frame_every_kth_and_previous(include_last):
+    teacher = _RecordingTeacher()
+    frames = [torch.full((3, 4, 5), float(i)) for i in range(8)]
+    masks = propagate_video(teacher, frames, torch.ones(4, 5, dtype=torch.bool), memory_every=3, include_last=include_last)
+    assert len(masks) == 8 and all(m.dtype == torch.bool and m.shape == (4, 5) and m.all() for m in masks)
+    expected = [(i, [0] + [j for j in range(1, i) if j % 3 == 0] + ([i - 1] if include_last and i - 1 > 0 and (i - 1) % 3 else [])) for i in range(1, 8)]
+    assert teacher.read == expected
+
+
+def test_feature_video_propagation_follows_a_moving_object():
+    rng = np.random.default_rng(3)
+    options = SEQUENCE_OPTIONS.model_copy(update={"n_objects": (1, 1), "max_shift": 4.0, "object_size": (0.25, 0.3)})
+    scene = random_scene(rng, 48, 64, options, duration=6.0, keep_inside=True)
+    rendered = [render_frame(scene, float(t)) for t in range(7)]
+    frames = [torch.from_numpy(image).permute(2, 0, 1).float() / 255 for image, _ in rendered]
+    truth = [torch.from_numpy(mask > 0) for _, mask in rendered]
+    masks = propagate_video(PixelAffinityPropagator(), frames, truth[0], memory_every=5)
+    assert torch.equal(masks[0], truth[0])
+
+    def iou(a, b):
+        return float((a & b).sum()) / max(float((a | b).sum()), 1.0)
+
+    propagated = [iou(m, t) for m, t in zip(masks[1:], truth[1:])]
+    copied = [iou(truth[0], t) for t in truth[1:]]
+    assert min(propagated) > 0.8 and np.mean(propagated) > np.mean(copied) + 0.3, (
+        f"IoU per frame {np.round(propagated, 2)} vs copying frame 0 {np.round(copied, 2)}"
+    )

@@ -1,0 +1,79 @@
+"""Interpolators by name: the run's trained model, any checkpoint file, and reference baselines.
+
+Evaluation and the downstream checks treat them alike: each is a named callable taking two
+``[B, 3, H, W]`` frames and returning the middle one. A profile names the baselines that run
+beside the model (``evaluate.baselines: [frame_average]``); a new baseline is one module with one
+``@INTERPOLATORS.register`` factory, whose first argument is the :class:`InterpolatorContext`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from vosvfi_core.errors import VosvfiError
+from vosvfi_core.registry import Registry
+
+__all__ = ["INTERPOLATORS", "Interpolator", "InterpolatorContext", "frame_average", "model_interpolator"]
+
+
+@dataclass(frozen=True)
+class InterpolatorContext:
+    """Run-time facts a factory may need; never read from a profile."""
+
+    device: torch.device
+    trained_checkpoint: Path | None = None  # the checkpoint the run's train stage produced
+
+
+@dataclass(frozen=True)
+class Interpolator:
+    name: str  # the ``model`` column of the result tables
+    fn: Callable[[Tensor, Tensor], Tensor]
+
+    def __call__(self, frame0: Tensor, frame2: Tensor) -> Tensor:
+        return self.fn(frame0, frame2)
+
+
+INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", builtins=("vosvfi_core.evaluation.interpolators",))
+
+
+def model_interpolator(model: torch.nn.Module, name: str = "adacof") -> Interpolator:
+    """A network as an interpolator: inputs moved to its device, output back on the CPU."""
+    device = next(model.parameters()).device
+
+    @torch.no_grad()
+    def interpolate(frame0: Tensor, frame2: Tensor) -> Tensor:
+        return model(frame0.to(device), frame2.to(device)).cpu()
+
+    return Interpolator(name, interpolate)
+
+
+def _average(frame0: Tensor, frame2: Tensor) -> Tensor:
+    return (frame0 + frame2) / 2
+
+
+@INTERPOLATORS.register("frame_average")
+def frame_average(context: InterpolatorContext) -> Interpolator:
+    """The reference every learned interpolator should beat: the mean of the two inputs."""
+    return Interpolator("frame_average", _average)
+
+
+@INTERPOLATORS.register("checkpoint")
+def checkpoint(context: InterpolatorContext, *, path: Path, name: str = "checkpoint") -> Interpolator:
+    """A checkpoint file (ours or a published AdaCoF one)."""
+    from vosvfi_core.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(path, device=context.device)
+    return model_interpolator(model, name)
+
+
+@INTERPOLATORS.register("trained")
+def trained(context: InterpolatorContext, *, name: str = "adacof") -> Interpolator:
+    """The model this run's train stage produced."""
+    if context.trained_checkpoint is None:
+        raise VosvfiError("interpolator 'trained': this run trains no model; name a checkpoint (evaluate.checkpoint) instead")
+    return checkpoint(context, path=context.trained_checkpoint, name=name)

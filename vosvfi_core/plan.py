@@ -1,0 +1,136 @@
+"""The run plan: which stages a run executes and why, decided once, before any work starts.
+
+:func:`plan_run` loads and validates the profile, resolves the asked stages and their
+prerequisites (:mod:`vosvfi_core.stages`), checks that training can start, and fixes the run id
+and the thread budget. The command line prints the plan before Prefect starts; the flows build
+the same plan from their parameters (a run triggered from the UI has no command line).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from vosvfi_core.config import DaskRunner, Profile, load_profile
+from vosvfi_core.data.sets import data_set
+from vosvfi_core.devices import threads_per_task
+from vosvfi_core.downstream.registry import check_dataset
+from vosvfi_core.errors import VosvfiError
+from vosvfi_core.stages import STAGE_NAMES, stage
+
+__all__ = ["REFRESHABLE", "PlannedStage", "RunPlan", "check_stage_names", "datasets_read", "plan_run"]
+
+# --refresh takes a stage or the report, which every run writes.
+REFRESHABLE: tuple[str, ...] = (*STAGE_NAMES, "report")
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    name: str
+    reason: str  # "asked", or which later stage needs it and why
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    profile: Profile
+    profile_ref: str  # the name or path the profile was loaded from
+    overrides: tuple[str, ...]
+    run_id: str
+    stages: tuple[PlannedStage, ...]
+    refresh: frozenset[str]  # stages whose cached results are recomputed
+    threads_per_task: int  # torch intra-op threads each task takes
+
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.stages]
+
+    def datasets(self) -> list[str]:
+        """The data sets the data stage prepares: those the planned stages read, in a stable order.
+
+        When the data stage itself was asked for (``vosvfi run data``), also those of the profile's stages.
+        """
+        stages = set(self.names)
+        if any(s.name == "data" and s.reason == "asked" for s in self.stages):
+            stages |= set(self.profile.stages)
+        return sorted({name for s in stages for name in datasets_read(self.profile, s)})
+
+    def describe(self) -> str:
+        lines = [f"run {self.run_id}: profile {self.profile.name}, {self.threads_per_task} torch thread(s) per task"]
+        lines += [f"  {s.name:<10} {s.reason}" for s in self.stages]
+        return "\n".join(lines)
+
+
+def check_stage_names(names: Iterable[str], *, option: str = "", also: tuple[str, ...] = ()) -> list[str]:
+    """``names`` as a list, or a one-line error naming the first unknown one."""
+    known = (*STAGE_NAMES, *also)
+    names = list(names)
+    for name in names:
+        if name not in known:
+            prefix = f"{option}: " if option else ""
+            raise VosvfiError(f"{prefix}unknown stage {name!r}; stages: {', '.join(known)}")
+    return names
+
+
+def datasets_read(profile: Profile, stage_name: str) -> list[str]:
+    """The data sets (names of :mod:`vosvfi_core.data.sets`) that ``stage_name`` reads under ``profile``."""
+    if stage_name in ("masks", "train"):
+        return [profile.train.dataset]
+    if stage_name == "evaluate":
+        return list(profile.evaluate.datasets)
+    if stage_name == "downstream":
+        return sorted({check_dataset(c) for c in profile.downstream.checks})
+    return []
+
+
+def _resolve(profile: Profile, targets: Sequence[str]) -> tuple[PlannedStage, ...]:
+    reasons: dict[str, str] = {name: "asked" for name in targets}
+    pending = list(targets)
+    while pending:
+        name = pending.pop()
+        for needed, why in stage(name).needs(profile).items():
+            if needed not in reasons:
+                reasons[needed] = f"needed by {name}: {why}"
+                pending.append(needed)
+    return tuple(PlannedStage(name, reasons[name]) for name in STAGE_NAMES if name in reasons)
+
+
+def _workers(profile: Profile) -> int:
+    runner = profile.task_runner
+    return runner.n_workers * runner.threads_per_worker if isinstance(runner, DaskRunner) else runner.max_workers
+
+
+def plan_run(
+    profile: str,
+    targets: Sequence[str] | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    run_id: str | None = None,
+    refresh: Sequence[str] = (),
+) -> RunPlan:
+    """Load ``profile`` with ``overrides`` and plan ``targets`` (default: the profile's stages).
+
+    Every problem a run could find without doing work is reported here, as one line: a bad
+    profile or override, an unknown stage, a run id that is not a folder name, a training set
+    without the masks a loss term needs.
+    """
+    from vosvfi_core.results.tables import check_run_id
+    from vosvfi_core.training import check_trainable
+
+    loaded = load_profile(profile, overrides)
+    check_stage_names(targets or [], option="--stages")
+    check_stage_names(refresh, option="--refresh", also=("report",))
+    stages = _resolve(loaded, list(targets or loaded.stages))
+    if any(s.name == "train" for s in stages):
+        check_trainable(loaded.train)
+    for name in sorted({d for s in stages for d in datasets_read(loaded, s.name)}):
+        data_set(name)
+    runner = loaded.task_runner
+    return RunPlan(
+        profile=loaded,
+        profile_ref=str(profile),
+        overrides=tuple(overrides),
+        run_id=check_run_id(run_id or loaded.name),
+        stages=stages,
+        refresh=frozenset(refresh),
+        threads_per_task=threads_per_task(_workers(loaded), runner.threads_per_task),
+    )
