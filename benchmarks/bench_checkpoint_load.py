@@ -9,7 +9,8 @@ inference files with ``export_inference`` and times ``load_checkpoint`` on each 
 ``vosvfi interpolate`` calls): the median of ``--repeats`` loads, with the file's pages in the
 page cache ("warm") and after asking the kernel to drop them (``posix_fadvise(DONTNEED)``,
 "cold"; the kernel may keep some pages, so cold times are a lower bound on a first read from
-disk). ``read`` is ``torch.load`` alone, ``build`` the rest (model construction and copying).
+disk). "read" is ``torch.load`` alone. "previous load" is how ``load_checkpoint`` worked before
+inference files: build the model with its random initialisation, then copy the weights in.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from pathlib import Path
 
 import torch
 
-from vosvfi_core.checkpoint import export_inference, load_checkpoint, save_checkpoint
-from vosvfi_core.models import adacof
+from vosvfi_core.checkpoint import export_inference, load_checkpoint, read_checkpoint, save_checkpoint
+from vosvfi_core.models import AdaCoFNet, adacof
 
 
 def _drop_from_page_cache(path: Path) -> None:
@@ -41,6 +42,12 @@ def _median_seconds(action, repeats: int, *, before=None) -> float:
         action()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def _previous_load(path: Path, kernel_size: int) -> None:
+    checkpoint = read_checkpoint(path)
+    model = AdaCoFNet(kernel_size=kernel_size, dilation=1, sampling_mode="bilinear")
+    model.load_state_dict(checkpoint["state_dict"], strict=True)
 
 
 def _training_checkpoint(path: Path, kernel_size: int) -> None:
@@ -69,13 +76,14 @@ def main() -> None:
         export_inference(files["training (weights + Adamax)"], files["exported fp16"], half="fp16")
         load_checkpoint(files["exported fp32"])  # warm up torch's lazy initialisation
         print(f"AdaCoF kernel {args.kernel_size}, torch {torch.__version__}, {torch.get_num_threads()} threads; median of {args.repeats} loads")
-        print("| file | size (MB) | load warm (s) | read warm (s) | load cold (s) |")
-        print("|---|---:|---:|---:|---:|")
+        print("| file | size (MB) | load warm (s) | load cold (s) | read warm (s) | previous load warm (s) |")
+        print("|---|---:|---:|---:|---:|---:|")
         for label, path in files.items():
             warm = _median_seconds(lambda path=path: load_checkpoint(path), args.repeats)
             read = _median_seconds(lambda path=path: torch.load(path, map_location="cpu", weights_only=True), args.repeats)
             cold = _median_seconds(lambda path=path: load_checkpoint(path), args.repeats, before=lambda path=path: _drop_from_page_cache(path))
-            print(f"| {label} | {path.stat().st_size / 1e6:.1f} | {warm:.3f} | {read:.3f} | {cold:.3f} |")
+            previous = _median_seconds(lambda path=path: _previous_load(path, args.kernel_size), args.repeats)
+            print(f"| {label} | {path.stat().st_size / 1e6:.1f} | {warm:.3f} | {cold:.3f} | {read:.3f} | {previous:.3f} |")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from flows import commands as pipeline_commands
     from vosvfi_core.commands import data as data_commands
+    from vosvfi_core.commands import export as export_commands
     from vosvfi_core.commands import interpolate as interpolate_commands
 
     parser = _Parser(prog="vosvfi", description="VOS-aware video frame interpolation: interpolate, data, pipeline.")
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks (and, for pipeline runs, Prefect's log) on the terminal")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     interpolate_commands.register(subparsers)
+    export_commands.register(subparsers)
     data_commands.register(subparsers)
     pipeline_commands.register(subparsers)
     return parser

@@ -36,9 +36,18 @@ def test_feature_registry_builds_both_teachers_from_config_blocks():
     assert TEACHERS.check({"type": "stcn"}).kwargs == {"weights": None, "top_k": 20}
 
 
-def test_exception_misspelt_teacher_argument_names_the_field():
-    with pytest.raises(VosvfiError, match="^teacher pixel_affinity: strid: unknown argument$"):
-        TEACHERS.build({"type": "pixel_affinity", "strid": 3}, "cpu")
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ({"type": "pixel_affinity", "strid": 3}, "strid: unknown argument"),
+        ({"type": "pixel_affinity", "stride": 0}, "stride: Input should be greater than 0"),
+        ({"type": "pixel_affinity", "patch_size": 4}, "patch_size: must be odd"),
+        ({"type": "stcn", "top_k": -1}, "top_k: Input should be greater than 0"),
+    ],
+)
+def test_exception_bad_teacher_argument_is_one_line_naming_the_field(block, message):
+    with pytest.raises(VosvfiError, match=f"^teacher {block['type']}: {message}"):
+        TEACHERS.build(block, "cpu")
 
 
 def test_exception_stcn_offline_without_file_says_which_file_to_place_where(tmp_path, monkeypatch):

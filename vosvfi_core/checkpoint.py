@@ -218,6 +218,9 @@ def load_checkpoint(
 ) -> tuple[AdaCoFNet, dict[str, Any]]:
     """Build an AdaCoF model from ``path`` and return it (eval mode) with the checkpoint (its weights as float32).
 
+    The checkpoint's ``state_dict`` holds the model's own parameter tensors: copy them before
+    changing either.
+
     The kernel size is read from the weights' shapes. The dilation and sampling mode come from
     the arguments, else from our metadata, else from the published convention (5 → 1, 11 → 2;
     ``legacy`` sampling).
@@ -238,5 +241,6 @@ def load_checkpoint(
     with _SkipRandomInit():  # every parameter is overwritten below; check_state_dict makes sure of that
         model = AdaCoFNet(kernel_size=kernel_size, dilation=int(dilation), sampling_mode=sampling_mode)
     check_state_dict(path, state_dict, model)
-    model.load_state_dict(state_dict, strict=True)
+    # assign: the loaded tensors become the parameters, without a second copy of the weights.
+    model.load_state_dict(state_dict, strict=True, assign=True)
     return model.to(device).eval(), checkpoint

@@ -19,17 +19,15 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    PositiveFloat,
     PositiveInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-from vosvfi_core.data.sets import DATA_SETS, data_set, data_set_names
+from vosvfi_core.config_types import Device, Section, TripletSetName, unique
+from vosvfi_core.data.sets import DATA_SETS, data_set
 from vosvfi_core.data.synthetic.config import DemoDataConfig
 from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, check_dataset
 from vosvfi_core.errors import VosvfiError
@@ -39,7 +37,7 @@ from vosvfi_core.models.registry import MODELS
 from vosvfi_core.registry import block_field
 from vosvfi_core.resources import resource_path
 from vosvfi_core.stages import STAGE_NAMES
-from vosvfi_core.training.losses import LOSS_TERMS, loss_blocks
+from vosvfi_core.training.config import TrainConfig
 
 __all__ = [
     "DaskRunner",
@@ -56,8 +54,6 @@ __all__ = [
     "profiles_dir",
 ]
 
-Device = Literal["auto", "cpu", "cuda"]
-
 
 def _known_stage(name: str) -> str:
     if name not in STAGE_NAMES:
@@ -65,51 +61,21 @@ def _known_stage(name: str) -> str:
     return name
 
 
-def _triplet_set(name: str) -> str:
-    try:
-        spec = data_set(name)
-    except VosvfiError as error:
-        raise ValueError(str(error)) from None
-    if spec.triplets is None:
-        raise ValueError(f"data set {name!r} holds {spec.kind} sequences, not triplets")
-    return name
-
-
-def _trainable_set(name: str) -> str:
-    if data_set(_triplet_set(name)).train_split is None:
-        raise ValueError(f"data set {name!r} has no training split; trainable: {', '.join(data_set_names(trainable=True))}")
-    return name
-
-
 StageName = Annotated[str, AfterValidator(_known_stage)]
-TripletSetName = Annotated[str, AfterValidator(_triplet_set)]
-TrainSetName = Annotated[str, AfterValidator(_trainable_set)]
 ModelBlock = block_field(MODELS)
-LossBlock = block_field(LOSS_TERMS)
 MetricBlock = block_field(METRICS)
 InterpolatorBlock = block_field(INTERPOLATORS)
 CheckBlock = block_field(DOWNSTREAM_CHECKS)
 
 
-def _unique(value: list[Any]) -> list[Any]:
-    keys = [str(v) for v in value]
-    if len(set(keys)) != len(keys):
-        raise ValueError("entries must be unique")
-    return value
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ThreadsRunner(_Section):
+class ThreadsRunner(Section):
     kind: Literal["threads"] = "threads"
     max_workers: PositiveInt = 2
     # torch intra-op threads per task; None: the cores divided by max_workers (no oversubscription)
     threads_per_task: PositiveInt | None = None
 
 
-class DaskRunner(_Section):
+class DaskRunner(Section):
     """A Dask cluster: an existing scheduler at ``address``, else a local cluster of ``n_workers``."""
 
     kind: Literal["dask"] = "dask"
@@ -123,13 +89,13 @@ class DaskRunner(_Section):
 TaskRunnerConfig = Annotated[ThreadsRunner | DaskRunner, Field(discriminator="kind")]
 
 
-class DataConfig(_Section):
+class DataConfig(Section):
     synthetic: DemoDataConfig | None = None  # the generated demo tree (Vimeo-, DAVIS- and tracking-style)
     # Data sets the user already has: name → folder (read in place, its layout checked, nothing downloaded).
     local: dict[str, Path] = {}
 
 
-class MasksConfig(_Section):
+class MasksConfig(Section):
     """Foreground masks of the training set: exact ones (synthetic data) or DeepLabV3 predictions."""
 
     segmenter: Literal["ground_truth", "deeplabv3"] = "ground_truth"
@@ -144,50 +110,26 @@ class MasksConfig(_Section):
         return self
 
 
-_ORIGINAL_LOSS = "1*Charb+0.01*g_Spatial+0.005*g_Occlusion"
-
-
-class TrainConfig(_Section):
-    dataset: TrainSetName = "synthetic"
-    crop: PositiveInt | None = 256  # random square crops; None trains on whole frames
-    augment: bool = True  # flips and temporal reversal
-    batch_size: PositiveInt = 4
-    epochs: PositiveInt = 50
-    max_steps: PositiveInt | None = None  # stop early after this many optimiser steps
-    lr: PositiveFloat = 1e-3
-    lr_step_epochs: PositiveInt = 20  # StepLR step size, in epochs
-    lr_gamma: PositiveFloat = 0.5
-    # Registered loss terms, as blocks or as the original's loss string.
-    losses: Annotated[list[LossBlock], BeforeValidator(loss_blocks), AfterValidator(_unique)] = Field(
-        default_factory=lambda: [LOSS_TERMS.check(b) for b in loss_blocks(_ORIGINAL_LOSS)], min_length=1
-    )
-    checkpoint_every: PositiveInt = 500  # optimiser steps between checkpoints
-    log_every: PositiveInt = 10  # optimiser steps between history rows
-    seed: int = 0
-    device: Device = "auto"
-    num_workers: int = Field(default=0, ge=0)
-
-
-class EvaluateConfig(_Section):
+class EvaluateConfig(Section):
     checkpoint: Path | None = None  # evaluate this file instead of the trained model
-    datasets: Annotated[list[TripletSetName], AfterValidator(_unique)] = ["synthetic"]
-    metrics: Annotated[list[MetricBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [METRICS.check("psnr"), METRICS.check("ssim")], min_length=1)
-    protocols: Annotated[list[Literal["float", "uint8"]], AfterValidator(_unique)] = ["float"]
-    baselines: Annotated[list[InterpolatorBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
+    datasets: Annotated[list[TripletSetName], AfterValidator(unique)] = ["synthetic"]
+    metrics: Annotated[list[MetricBlock], AfterValidator(unique)] = Field(default_factory=lambda: [METRICS.check("psnr"), METRICS.check("ssim")], min_length=1)
+    protocols: Annotated[list[Literal["float", "uint8"]], AfterValidator(unique)] = ["float"]
+    baselines: Annotated[list[InterpolatorBlock], AfterValidator(unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
     max_samples: PositiveInt | None = None  # per data set; None evaluates all
     pictures: int = Field(default=3, ge=0)  # interpolated examples saved per data set
     device: Device = "auto"
 
 
-class DownstreamConfig(_Section):
+class DownstreamConfig(Section):
     """Checks of interpolated videos beyond per-frame quality, each on its own data set."""
 
-    checks: Annotated[list[CheckBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [DOWNSTREAM_CHECKS.check("foreground_psnr")])
-    baselines: Annotated[list[InterpolatorBlock], AfterValidator(_unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
+    checks: Annotated[list[CheckBlock], AfterValidator(unique)] = Field(default_factory=lambda: [DOWNSTREAM_CHECKS.check("foreground_psnr")])
+    baselines: Annotated[list[InterpolatorBlock], AfterValidator(unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
     device: Device = "auto"
 
 
-class Profile(_Section):
+class Profile(Section):
     name: str
     description: str = ""
     task_runner: TaskRunnerConfig = ThreadsRunner()

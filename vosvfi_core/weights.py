@@ -12,18 +12,13 @@ cannot help there, and an offline machine should hear so in a second, not after 
 
 from __future__ import annotations
 
-import errno
 import os
 import re
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import requests
 import torch
-from urllib3.exceptions import NameResolutionError
 
 from vosvfi_core.data.fetch import RetryPolicy, fetch, file_sha256, remove_fetched
 from vosvfi_core.errors import VosvfiError
@@ -77,40 +72,6 @@ def _check_hash(entry: WeightsEntry, path: Path) -> None:
         raise VosvfiError(f"{entry.name} weights: {path} has sha256 {digest}, expected {entry.sha256}…; it is not the published file")
 
 
-class _Unreachable(VosvfiError):
-    """The server cannot be reached at all (no such host, connection refused): retrying cannot help."""
-
-
-def _cannot_connect(error: BaseException) -> str | None:
-    """Why ``error`` means the host is unreachable for good, or None for errors worth retrying."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [error]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, NameResolutionError | socket.gaierror):
-            return "the host name does not resolve (offline?)"
-        if isinstance(current, ConnectionRefusedError) or getattr(current, "errno", None) == errno.ECONNREFUSED:
-            return "the connection was refused"
-        stack += [current.__cause__, current.__context__, getattr(current, "reason", None)]
-    return None
-
-
-class _FailFastSession(requests.Session):
-    """A session whose unreachable-host errors escape the downloader's retry loop."""
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        try:
-            return super().request(*args, **kwargs)
-        except requests.ConnectionError as error:
-            reason = _cannot_connect(error)
-            if reason is None:
-                raise
-            raise _Unreachable(reason) from None
-
-
 def _looks_like_a_web_page(path: Path) -> bool:
     """Google Drive and OneDrive answer some direct links with an HTML page instead of the file."""
     with path.open("rb") as handle:
@@ -128,21 +89,11 @@ def _download(entry: WeightsEntry, target: Path) -> None:
     """Fetch ``entry.url`` to ``target``; raises VosvfiError with a short reason."""
     assert entry.url is not None
     full_hash = entry.sha256 if entry.sha256 is not None and len(entry.sha256) == 64 else None
-    with _FailFastSession() as session:
-        try:
-            fetched = fetch(
-                entry.url,
-                target,
-                expected_sha256=full_hash,
-                policy=DOWNLOAD_POLICY,
-                progress=sys.stderr.isatty(),
-                label=f"{entry.name} weights",
-                session=session,
-            )
-        except _Unreachable:
-            raise
-        except VosvfiError as error:
-            raise VosvfiError(_short_reason(str(error), entry)) from None
+    # fetch fails at once where retrying cannot help (no such host, connection refused).
+    try:
+        fetched = fetch(entry.url, target, expected_sha256=full_hash, policy=DOWNLOAD_POLICY, progress=sys.stderr.isatty(), label=f"{entry.name} weights")
+    except VosvfiError as error:
+        raise VosvfiError(_short_reason(str(error), entry)) from None
     if _looks_like_a_web_page(fetched.path):
         remove_fetched(fetched.path)
         raise VosvfiError("the server sent a web page, not the file (a confirmation page?); download it in a browser")

@@ -10,12 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from vosvfi_core.checkpoint import load_checkpoint
 from vosvfi_core.commands.outputs import add_overwrite_flag, check_output
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.interpolation import PRECISIONS, SUPPORTED_FACTORS, autocast_dtype, model_interpolator, resolve_device
+from vosvfi_core.interpolation import PRECISIONS, SUPPORTED_FACTORS, Interpolator, autocast_dtype, model_interpolator, resolve_device
 from vosvfi_core.io.images import IMAGE_SUFFIXES, load_rgb, write_image
 from vosvfi_core.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
 from vosvfi_core.video import (
@@ -46,7 +47,7 @@ def _notes(messages: list[str]) -> None:
         _note(messages[0] + more)
 
 
-def _check_model_options(args: argparse.Namespace):
+def _check_model_options(args: argparse.Namespace) -> torch.device:
     """The device, after checking precision, tiles and that the checkpoint file is there."""
     device = resolve_device(args.device)
     autocast_dtype(args.precision, device)
@@ -56,7 +57,7 @@ def _check_model_options(args: argparse.Namespace):
     return device
 
 
-def _load_interpolator(args: argparse.Namespace, device):
+def _load_interpolator(args: argparse.Namespace, device: torch.device) -> Interpolator:
     model, _ = load_checkpoint(args.checkpoint, device=device)
     return model_interpolator(model, precision=args.precision, tile=args.tile, overlap=args.tile_overlap)
 
@@ -91,8 +92,8 @@ def _check_video_options(args: argparse.Namespace, input_path: Path, output: Pat
         raise VosvfiError(f"--codec and --crf apply to video outputs, but {output} is a frame folder (end it in .mp4, .mkv, .mov or .webm for a video)")
     if to_video and output.is_dir():
         raise VosvfiError(f"-o {output} is a folder; a video output must be a file")
-    if output.exists() and input_path.exists() and output.resolve() == input_path.resolve():
-        raise VosvfiError(f"-o {output} is the input; write somewhere else")
+    if output.exists() and input_path.exists() and input_path.resolve().is_relative_to(output.resolve()):
+        raise VosvfiError(f"-o {output} is the input or holds it; write somewhere else")
     check_output(output, overwrite=args.overwrite)
     return to_video
 
@@ -120,7 +121,10 @@ def _run_video(args: argparse.Namespace) -> int:
                 _note(f"{input_path} has audio; a frame folder keeps none (write a video file to keep it)")
         # Everything is checked: only now load the model and create the output.
         interpolator = _load_interpolator(args, device)
-        sink = VideoFileSink(output, settings, audio=source.audio) if to_video else FrameFolderSink(output, suffix=suffix, expected_frames=expected)
+        try:
+            sink = VideoFileSink(output, settings, audio=source.audio) if to_video else FrameFolderSink(output, suffix=suffix, expected_frames=expected)
+        except OSError as error:
+            raise VosvfiError(f"cannot write {output}: {error}") from None
         with tqdm(total=expected, unit="frame", desc="interpolating", disable=True if args.quiet else None, dynamic_ncols=True) as bar:
             result = interpolate_stream(
                 source, sink, interpolator, factor=factor, batch=args.batch, scene_threshold=args.scene_threshold, device=device, on_frame=bar.update

@@ -11,17 +11,25 @@ The rebuilt frames' PSNR inside the annotated foreground is reported beside.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
+import torch
+from pydantic import PositiveInt
 from torch import Tensor
 
 from vosvfi_core.data.datasets import DavisSequence, DavisSequences
+from vosvfi_core.data.sets import data_set
 from vosvfi_core.downstream.davis_measures import sequence_scores
 from vosvfi_core.downstream.rebuild import FrameInterpolator, lazy_frames, rebuild_sequence, rebuilt_indices
+from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext, DownstreamCheck, with_original
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.evaluation.interpolators import Interpolator
 from vosvfi_core.evaluation.metrics import masked_psnr
+from vosvfi_core.vos.teachers import TEACHERS, Teacher, propagate_video
+from vosvfi_core.weights import weights_dir
 
-__all__ = ["DAVIS_CHECK", "VOID_LABEL", "SegmentVideo", "davis_jf"]
+__all__ = ["DAVIS_CHECK", "VOID_LABEL", "SegmentVideo", "davis_check", "davis_jf"]
 
 DAVIS_CHECK = "davis_jf"
 VOID_LABEL = 255  # DAVIS annotations mark pixels that no measure counts with this index
@@ -110,3 +118,39 @@ def davis_jf(
         if progress is not None:
             progress(number + 1, count)
     return rows
+
+
+def _propagator(context: CheckContext, propagator: str, stcn_weights: Path | None) -> tuple[str, Teacher]:
+    """STCN where its weights are at hand (``auto``: on disk, without downloading), else the weight-free propagator."""
+    if propagator == "auto":
+        from vosvfi_core.vos.stcn import STCN_WEIGHTS
+
+        local = stcn_weights if stcn_weights is not None else weights_dir() / STCN_WEIGHTS.file_name
+        propagator = "stcn" if Path(local).is_file() else "pixel_affinity"
+    arguments = {"weights": stcn_weights} if propagator == "stcn" else {}
+    return propagator, TEACHERS.build({"type": propagator, **arguments}, context.device)
+
+
+@DOWNSTREAM_CHECKS.register(DAVIS_CHECK)
+def davis_check(
+    context: CheckContext,
+    *,
+    dataset: str = "synthetic_davis",
+    propagator: Literal["auto", "stcn", "pixel_affinity"] = "auto",
+    stcn_weights: Path | None = None,
+    max_sequences: PositiveInt | None = None,
+) -> DownstreamCheck:
+    """DAVIS J, F and J&F of a VOS propagator on original and rebuilt videos (odd frames rebuilt)."""
+    spec = data_set(dataset)
+
+    def run(interpolators: Sequence[Interpolator], root: Path) -> list[dict[str, Any]]:
+        name, teacher = _propagator(context, propagator, stcn_weights)
+
+        @torch.no_grad()
+        def segment(frames: Sequence[Tensor], first_mask: Tensor) -> list[Tensor]:
+            return propagate_video(teacher, [f.to(context.device) for f in frames], first_mask.to(context.device))
+
+        sequences = spec.open_sequences(root)
+        return davis_jf(sequences, with_original(interpolators), segment, propagator_name=name, dataset=dataset, max_sequences=max_sequences)
+
+    return DownstreamCheck(DAVIS_CHECK, dataset, run)

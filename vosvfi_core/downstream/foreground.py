@@ -43,7 +43,17 @@ def foreground_psnr(interpolator: Interpolator, dataset: Dataset, *, dataset_nam
         mask = _plane(item["mask1"])
         for metric, region in (("psnr_foreground", mask), ("psnr_background", ~mask)):
             value = masked_psnr(output, item["frame1"], region)
-            rows.append({"model": interpolator.name, "dataset": dataset_name, "sample": str(item["name"]), "frame": None, "metric": metric, "value": value, "convention": "float, mask pixels x channels"})
+            rows.append(
+                {
+                    "model": interpolator.name,
+                    "dataset": dataset_name,
+                    "sample": str(item["name"]),
+                    "frame": None,
+                    "metric": metric,
+                    "value": value,
+                    "convention": "float, mask pixels x channels",
+                }
+            )
     return [{**row, "check": "foreground_psnr"} for row in rows]
 
 

@@ -21,8 +21,8 @@ from pydantic import PositiveInt
 
 from vosvfi_core.data.datasets import TrackingSequences
 from vosvfi_core.data.sets import data_set
-from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext, DownstreamCheck, with_original
 from vosvfi_core.downstream.rebuild import FrameInterpolator, lazy_frames, rebuild_sequence
+from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext, DownstreamCheck, with_original
 from vosvfi_core.downstream.trackers import Tracker, build_tracker
 from vosvfi_core.downstream.tracking_measures import tracking_scores, valid_boxes
 from vosvfi_core.errors import VosvfiError

@@ -32,7 +32,7 @@ class TrainStep:
 
     output: AdaCoFOutput  # the interpolated frame and the regularisers
     batch: Mapping[str, Tensor]  # frame0, frame1 (truth), frame2, and mask0..mask2 when loaded
-    teacher: Any = None  # the frozen VOS teacher, when a term needs one
+    teacher: Any = None  # the frozen VOS teacher (vosvfi_core.vos.teachers.Teacher), when a term needs one
     _shared: dict[str, Any] = field(default_factory=dict)
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
@@ -51,7 +51,8 @@ class LossTerm:
     needs_teacher: bool = False
 
 
-LOSS_TERMS: Registry[LossTerm] = Registry("loss term", builtins=("vosvfi_core.training.losses",))
+# The VOS terms (seg, cons) live in their own module; importing it registers them.
+LOSS_TERMS: Registry[LossTerm] = Registry("loss term", builtins=("vosvfi_core.training.losses", "vosvfi_core.training.vos_losses"))
 
 
 @LOSS_TERMS.register("charbonnier", aliases=("Charb",))

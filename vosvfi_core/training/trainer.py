@@ -1,41 +1,66 @@
-"""Training an interpolation network, checkpointing as it goes and resuming where it stopped.
+"""Training an interpolation network, checkpointing as it goes and resuming exactly where it stopped.
 
 The network comes from the model registry (``model: {type: adacof, ...}``); the loss is the
-weighted sum of the profile's registered loss terms (the original
-``1*Charb+0.01*g_Spatial+0.005*g_Occlusion`` by default), optimised by Adamax with a StepLR
-schedule stepped once per epoch, as in the original training script.
+weighted sum of the profile's registered loss terms, the VOS terms reading a frozen teacher
+(``train.teacher``) built once per run. The optimiser, the learning-rate schedule
+(:mod:`~vosvfi_core.training.optim`), the batches (:mod:`~vosvfi_core.training.batches`), the
+checkpoint files (:mod:`~vosvfi_core.training.checkpoints`), validation
+(:mod:`~vosvfi_core.training.validation`) and data parallelism
+(:mod:`~vosvfi_core.training.distributed`) each have their own module; this one runs the loop.
 
-Resuming is exact: the batch of step ``s`` is drawn from a permutation seeded by (seed, epoch)
-and each item's random crop/flip is seeded by (seed, step, slot), so a run killed after a
-checkpoint and resumed produces the same weights as one that never stopped.
+Resuming is exact: the batch and augmentation of a step, and its learning rate, are functions of
+the step alone, and a checkpoint holds the weights, the optimiser state and the history. A run
+killed after a checkpoint and resumed produces the same weights and losses as one that never
+stopped, teacher and VOS terms included (the teachers are deterministic and frozen).
 """
 
 from __future__ import annotations
 
-import random
+import contextlib
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import numpy as np
 import torch
+from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from vosvfi_core.checkpoint import read_checkpoint, save_checkpoint
+from vosvfi_core.checkpoint import check_state_dict, load_checkpoint, read_checkpoint
+from vosvfi_core.data.sets import data_set
 from vosvfi_core.devices import resolve_device
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.interpolation import _kernel_estimation_in_float32
 from vosvfi_core.models.registry import MODELS
+from vosvfi_core.provenance import code_version
 from vosvfi_core.registry import Block
+from vosvfi_core.training.batches import SeededItems, batch_addresses
+from vosvfi_core.training.checkpoints import CHECKPOINT_NAME, CheckpointFolder
+from vosvfi_core.training.config import TrainConfig
+from vosvfi_core.training.distributed import Distributed, distributed, wrap_for_training
 from vosvfi_core.training.losses import LOSS_TERMS, LossTerm, TrainStep
+from vosvfi_core.training.optim import build_optimizer, learning_rate, set_learning_rate
+from vosvfi_core.training.validation import validation_psnr
+from vosvfi_core.vos.teachers import TEACHERS
 
-if TYPE_CHECKING:
-    from vosvfi_core.config import TrainConfig
+__all__ = [
+    "CHECKPOINT_NAME",
+    "RUN_SETTINGS",
+    "TrainProgress",
+    "TrainResult",
+    "check_trainable",
+    "loss_terms",
+    "masks_available",
+    "needs_masks",
+    "plan_steps",
+    "train",
+]
 
-__all__ = ["CHECKPOINT_NAME", "TrainProgress", "TrainResult", "check_trainable", "loss_terms", "needs_masks", "plan_steps", "train"]
-
-CHECKPOINT_NAME = "last.pth"
+# Settings that say how long, where and how verbosely to train, not what: a run may resume with others.
+RUN_SETTINGS = frozenset({"epochs", "max_steps", "checkpoint_every", "keep_last", "validate_every", "log_every", "device", "num_workers"})
+_MASK_KEYS = ("mask0", "mask1", "mask2")
 
 
 @dataclass(frozen=True)
@@ -50,17 +75,21 @@ class TrainProgress:
 
 @dataclass(frozen=True)
 class TrainResult:
-    checkpoint: Path
+    checkpoint: Path  # last.pth: the final training state
+    model: Path  # model.pth: the final weights alone
+    best: Path | None  # best.pth, when validation ran
     start_step: int  # 0 for a fresh run, else the step of the checkpoint resumed from
     steps: int
     history: list[dict[str, Any]]  # train_history rows without run_id and model
 
 
-def plan_steps(config: TrainConfig, samples: int) -> tuple[int, int]:
-    """``(steps_per_epoch, total_steps)``: full batches only, capped by ``max_steps``."""
-    steps_per_epoch = samples // config.batch_size
+def plan_steps(config: TrainConfig, samples: int, world_size: int = 1) -> tuple[int, int]:
+    """``(steps_per_epoch, total_steps)``: full global batches only, capped by ``max_steps``."""
+    global_batch = config.batch_size * world_size
+    steps_per_epoch = samples // global_batch
     if steps_per_epoch == 0:
-        raise VosvfiError(f"train.batch_size is {config.batch_size} but the training set has only {samples} samples")
+        ranks = f" × {world_size} processes" if world_size > 1 else ""
+        raise VosvfiError(f"train.batch_size is {config.batch_size}{ranks} but the training set has only {samples} samples")
     total = steps_per_epoch * config.epochs
     return steps_per_epoch, min(total, config.max_steps) if config.max_steps else total
 
@@ -74,59 +103,78 @@ def needs_masks(config: TrainConfig) -> bool:
     return any(term.needs_masks for term in loss_terms(config))
 
 
+def masks_available(dataset: str) -> bool:
+    """Whether training on ``dataset`` can read object masks.
+
+    They come with the data (``has_masks``) or from the masks stage, which segments the training
+    split of a Vimeo-style tree: every data set with a training split has one. A set with neither
+    is refused here, before any work; a :class:`Dataset` handed to :func:`train` without masks is
+    refused there, from its first item.
+    """
+    spec = data_set(dataset)
+    return spec.has_masks or spec.train_split is not None
+
+
 def check_trainable(config: TrainConfig) -> None:
     """Refuse settings this trainer cannot honour (before hours of data preparation, not after)."""
     for term in loss_terms(config):
-        if term.needs_teacher:
-            raise VosvfiError(f"train.losses: the {term.name} term needs a VOS teacher, which this trainer does not have yet; remove it")
+        if term.needs_teacher and config.teacher is None:
+            raise VosvfiError(f"train.losses: the {term.name} term needs a VOS teacher; set train.teacher ({{type: stcn, weights: …}} or {{type: pixel_affinity}})")
+        if term.needs_masks and not masks_available(config.dataset):
+            raise VosvfiError(f"train.losses: the {term.name} term needs object masks, and {config.dataset} neither has them nor gets them from the masks stage")
 
 
-def _seed_everything(*parts: int) -> None:
-    seed = hash(parts) & 0x7FFFFFFF  # tuple-of-int hashing does not depend on PYTHONHASHSEED
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+def _check_items_have_masks(terms: list[LossTerm], dataset: Dataset) -> None:
+    needing = [term.name for term in terms if term.needs_masks]
+    if not needing:
+        return
+    missing = [key for key in _MASK_KEYS if key not in dataset[0]]
+    if missing:
+        raise VosvfiError(f"train.losses: the {needing[0]} term needs object masks but the training set's items have no {', '.join(missing)}")
 
 
-class _SeededItems(Dataset):
-    """Items addressed as ``(step, slot, index)``; the augmentation RNGs are seeded from the address."""
-
-    def __init__(self, dataset: Dataset, seed: int) -> None:
-        self.dataset = dataset
-        self.seed = seed
-
-    def __len__(self) -> int:
-        return len(self.dataset)  # type: ignore[arg-type]
-
-    def __getitem__(self, address: tuple[int, int, int]) -> dict[str, Any]:
-        step, slot, index = address
-        _seed_everything(self.seed, step, slot)
-        return self.dataset[index]
+def _check_same_training(path: Path, stored: dict[str, Any], config: TrainConfig, model_block: Block) -> None:
+    """A checkpoint of other training settings is not resumed: its weights would silently continue another run."""
+    current = config.model_dump(mode="json")
+    for field, value in stored.get("config", {}).items():
+        if field not in RUN_SETTINGS and current.get(field) != value:
+            raise VosvfiError(f"{path} was trained with train.{field} = {value!r}, not {current.get(field)!r}; restart training or use another folder")
+    if "model" in stored and stored["model"] != model_block.model_dump(mode="json"):
+        raise VosvfiError(f"{path} was trained with model {stored['model']}, not {model_block.model_dump(mode='json')}; restart training or use another folder")
 
 
-def _batch_addresses(seed: int, samples: int, batch: int, per_epoch: int, start: int, total: int) -> Iterator[list[tuple[int, int, int]]]:
-    order: torch.Tensor | None = None
-    for step in range(start, total):
-        epoch, position = divmod(step, per_epoch)
-        if order is None or position == 0:
-            order = torch.randperm(samples, generator=torch.Generator().manual_seed(hash((seed, epoch)) & 0x7FFFFFFF))
-        indices = order[position * batch : (position + 1) * batch].tolist()
-        yield [(step, slot, index) for slot, index in enumerate(indices)]
+def _init_from(network: nn.Module, path: Path, device: torch.device) -> None:
+    """Start from the weights of an AdaCoF checkpoint (strictly: every key, every shape)."""
+    published, _ = load_checkpoint(path, device=device)
+    state = published.state_dict()
+    check_state_dict(path, state, network)
+    network.load_state_dict(state, strict=True)
 
 
-def _restore(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any, device: torch.device) -> dict[str, Any]:
-    checkpoint = read_checkpoint(path, device=device)
-    extra = checkpoint.get("extra")
-    if not isinstance(extra, dict) or "step" not in extra:
-        raise VosvfiError(f"{path} is not a training checkpoint of this trainer (no optimiser state); delete it to start over")
-    model.load_state_dict(checkpoint["state_dict"], strict=True)
-    optimizer.load_state_dict(extra["optimizer"])
-    scheduler.load_state_dict(extra["scheduler"])
-    return extra
+@contextlib.contextmanager
+def _autocast(network: nn.Module, enabled: bool, device: torch.device) -> Iterator[None]:
+    """bfloat16 for the kernel-estimation convolutions; AdaCoF's sampling and blend stay float32 (offsets of tens of pixels need it)."""
+    if not enabled:
+        yield
+        return
+    with _kernel_estimation_in_float32(network), torch.autocast(device.type, dtype=torch.bfloat16):
+        yield
 
 
 def _history_rows(step: int, epoch: int, values: dict[str, float]) -> list[dict[str, Any]]:
     return [{"step": step, "epoch": epoch, "quantity": name, "value": float(value)} for name, value in values.items()]
+
+
+def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Tensor]:
+    return {key: value.to(device, non_blocking=True) for key, value in batch.items() if isinstance(value, Tensor)}
+
+
+def _use_amp(config: TrainConfig, device: torch.device) -> bool:
+    if not config.amp or device.type != "cuda":
+        return False
+    if not torch.cuda.is_bf16_supported():
+        raise VosvfiError("train.amp: this GPU has no bfloat16 support; set train.amp to false")
+    return True
 
 
 def train(
@@ -135,69 +183,171 @@ def train(
     dataset: Dataset,
     checkpoint_dir: Path,
     *,
+    validation: Dataset | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     restart: bool = False,
 ) -> TrainResult:
-    """Train (or resume training) on ``dataset`` (items with ``frame0``, ``frame1``, ``frame2``).
+    """Train (or resume training) on ``dataset`` (items with ``frame0``, ``frame1``, ``frame2``, and ``mask0..2`` for the VOS terms).
 
-    ``checkpoint_dir/last.pth`` is written every ``checkpoint_every`` steps and at the end; if it
-    exists when called, training continues from it, unless ``restart`` asks to start over.
-    Returns the history rows of the whole run.
+    ``checkpoint_dir`` receives the files of :mod:`~vosvfi_core.training.checkpoints`; if it holds
+    ``last.pth``, training continues from it (refused if it was trained with other settings),
+    unless ``restart`` asks to start over (and removes the earlier files). ``validation`` (items as
+    in ``dataset``) is scored every ``validate_every`` epochs and at the end; the best becomes
+    ``best.pth``. Under ``torchrun`` every rank calls this alike. Returns the history rows of the
+    whole run (on rank 0; the other ranks' are empty).
     """
     check_trainable(config)
-    device = resolve_device(config.device)
-    samples = len(dataset)  # type: ignore[arg-type]
-    per_epoch, total = plan_steps(config, samples)
     terms = loss_terms(config)
-    torch.manual_seed(config.seed)
-    model = MODELS.build(model_block).to(device)
-    optimizer = torch.optim.Adamax(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.lr_step_epochs, gamma=config.lr_gamma)
-    path = Path(checkpoint_dir) / CHECKPOINT_NAME
-    start, history, elapsed = 0, [], 0.0
-    if path.is_file() and not restart:
-        extra = _restore(path, model, optimizer, scheduler, device)
-        start, history, elapsed = int(extra["step"]), list(extra["history"]), float(extra["seconds"])
+    _check_items_have_masks(terms, dataset)
+    if validation is not None and len(validation) == 0:  # type: ignore[arg-type]
+        raise VosvfiError("the validation set is empty")
+    with distributed(resolve_device(config.device, field="train.device")) as place:
+        return _Run(config, model_block, dataset, Path(checkpoint_dir), validation, place, terms).run(progress, restart)
 
-    def save(step: int) -> None:
+
+class _Run:
+    """One call of :func:`train`: the network, its optimiser and teacher, and the loop over steps."""
+
+    def __init__(
+        self, config: TrainConfig, model_block: Block, dataset: Dataset, folder: Path, validation: Dataset | None, place: Distributed, terms: list[LossTerm]
+    ) -> None:
+        self.config, self.model_block, self.dataset, self.validation, self.place, self.terms = config, model_block, dataset, validation, place, terms
+        self.device = place.device(resolve_device(config.device, field="train.device"))
+        self.files = CheckpointFolder(folder, config.keep_last)
+        self.samples = len(dataset)  # type: ignore[arg-type]
+        self.per_epoch, self.total = plan_steps(config, self.samples, place.world_size)
+        self.amp = _use_amp(config, self.device)
+        torch.manual_seed(config.seed)
+        self.network: nn.Module = MODELS.build(model_block).to(self.device)
+        self.optimizer = build_optimizer(config, self.network.parameters())
+        self.teacher = self._build_teacher()
+        self.history: list[dict[str, Any]] = []
+        self.seconds = 0.0
+        self.best_psnr = -math.inf
+        self.best_path: Path | None = None
+
+    def _build_teacher(self) -> Any:
+        if self.config.teacher is None or not any(term.needs_teacher for term in self.terms):
+            return None
+        teacher = TEACHERS.build(self.config.teacher, self.device)
+        if isinstance(teacher, nn.Module):
+            teacher.requires_grad_(False).eval()
+        return teacher
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _start(self, restart: bool) -> int:
+        """The step to start from: 0, or that of ``last.pth`` after restoring its state."""
+        if restart:
+            if self.place.is_main:
+                self.files.clear()
+            self.place.barrier()
+        elif self.files.last.is_file():
+            return self._restore(self.files.last)
+        if self.config.init_from is not None:
+            _init_from(self.network, self.config.init_from, self.device)
+        return 0
+
+    def _restore(self, path: Path) -> int:
+        checkpoint = read_checkpoint(path, device=self.device)
+        extra = checkpoint.get("extra")
+        if not isinstance(extra, dict) or "step" not in extra:
+            raise VosvfiError(f"{path} is not a training checkpoint of this trainer (no optimiser state); delete it to start over")
+        _check_same_training(path, extra, self.config, self.model_block)
+        self.network.load_state_dict(checkpoint["state_dict"], strict=True)
+        self.optimizer.load_state_dict(extra["optimizer"])
+        self.history = list(extra["history"]) if self.place.is_main else []
+        self.seconds = float(extra["seconds"])
+        self.best_psnr = float(extra.get("best_psnr", -math.inf))
+        self.best_path = self.files.best if self.files.best.is_file() else None
+        return int(extra["step"])
+
+    def _metadata(self) -> dict[str, Any]:
+        return {
+            "config": self.config.model_dump(mode="json"),
+            "model": self.model_block.model_dump(mode="json"),
+            "teacher": self.config.teacher.model_dump(mode="json") if self.config.teacher is not None else None,
+            "sampling_mode": getattr(self.network, "sampling_mode", None),
+            "code_version": code_version(),
+            "world_size": self.place.world_size,
+        }
+
+    def _save(self, step: int) -> Path:
         extra = {
             "step": step,
-            "history": history,
-            "seconds": elapsed,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
+            "history": self.history,
+            "seconds": self.seconds,
+            "best_psnr": self.best_psnr,
+            "optimizer": self.optimizer.state_dict(),
+            **self._metadata(),
         }
-        save_checkpoint(path, model, epoch=step // per_epoch, extra=extra)
+        return self.files.save(self.network, step=step, epoch=step // self.per_epoch, extra=extra)
 
-    loader = DataLoader(
-        _SeededItems(dataset, config.seed),
-        batch_sampler=list(_batch_addresses(config.seed, samples, config.batch_size, per_epoch, start, total)),
-        num_workers=config.num_workers,
-    )
-    model.train()
-    clock = time.perf_counter()
-    for step, batch in enumerate(loader, start=start):
-        frame0, frame1, frame2 = (batch[k].to(device) for k in ("frame0", "frame1", "frame2"))
-        output = model.forward_train(frame0, frame2)
-        state = TrainStep(output, {"frame0": frame0, "frame1": frame1, "frame2": frame2})
-        values = {term.name: term.compute(state) for term in terms}
-        loss = sum(term.weight * values[term.name] for term in terms)
-        optimizer.zero_grad(set_to_none=True)
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _loader(self, start: int) -> DataLoader:
+        config, place = self.config, self.place
+        addresses = batch_addresses(
+            config.seed, self.samples, config.batch_size, self.per_epoch, start, self.total, rank=place.rank, world_size=place.world_size
+        )
+        return DataLoader(
+            SeededItems(self.dataset, config.seed),
+            batch_sampler=list(addresses),
+            num_workers=config.num_workers,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def _step(self, forward: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        with _autocast(self.network, self.amp, self.device):
+            output = forward(batch["frame0"], batch["frame2"])
+        state = TrainStep(output, batch, teacher=self.teacher)
+        values = {term.name: term.compute(state) for term in self.terms}
+        loss = sum(term.weight * values[term.name] for term in self.terms)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer.step()
-        lr = optimizer.param_groups[0]["lr"]
-        done, epoch = step + 1, step // per_epoch
-        if done % per_epoch == 0:
-            scheduler.step()
-        now = time.perf_counter()
-        step_seconds = now - clock
-        elapsed, clock = elapsed + step_seconds, now
-        if done % config.log_every == 0 or done == total:
-            logged = {"loss": loss.item(), **{name: value.item() for name, value in values.items()}}
-            logged |= {"lr": float(lr), "seconds": elapsed, "samples_per_second": frame0.shape[0] / max(step_seconds, 1e-9)}
-            history += _history_rows(done, epoch, logged)
-        if done % config.checkpoint_every == 0 or done == total:
-            save(done)
-        if progress is not None:
-            progress(TrainProgress(done, total, epoch, loss.item(), float(lr), elapsed))
-    return TrainResult(checkpoint=path, start_step=start, steps=total, history=history)
+        self.optimizer.step()
+        return loss, values
+
+    def _validate_now(self, done: int) -> bool:
+        if self.validation is None or not self.place.is_main:
+            return False
+        epoch_end = done % self.per_epoch == 0
+        return done == self.total or (epoch_end and (done // self.per_epoch) % self.config.validate_every == 0)
+
+    def run(self, progress: Callable[[TrainProgress], None] | None, restart: bool) -> TrainResult:
+        config, place = self.config, self.place
+        start = self._start(restart)
+        forward = wrap_for_training(self.network, place, self.device)
+        forward.train()
+        global_batch = config.batch_size * place.world_size
+        clock = time.perf_counter()
+        for step, batch in enumerate(self._loader(start), start=start):
+            lr = learning_rate(config, step, self.per_epoch)
+            set_learning_rate(self.optimizer, lr)
+            loss, values = self._step(forward, _to(batch, self.device))
+            done, epoch = step + 1, step // self.per_epoch
+            now = time.perf_counter()
+            step_seconds, clock = now - clock, now
+            self.seconds += step_seconds
+            if done % config.log_every == 0 or done == self.total:
+                logged = place.mean({"loss": loss.item(), **{name: value.item() for name, value in values.items()}}, self.device)
+                logged |= {"lr": lr, "seconds": self.seconds, "samples_per_second": global_batch / max(step_seconds, 1e-9)}
+                if place.is_main:
+                    self.history += _history_rows(done, epoch, logged)
+            improved = False
+            if self._validate_now(done):
+                score = validation_psnr(self.network, self.validation)  # type: ignore[arg-type]
+                self.history += _history_rows(done, epoch, {"val_psnr": score})
+                improved = score > self.best_psnr
+                self.best_psnr = max(self.best_psnr, score)
+            if place.is_main and (done % config.checkpoint_every == 0 or done % self.per_epoch == 0 or done == self.total):
+                saved = self._save(done)
+                if improved:
+                    self.files.mark_best(saved)
+                    self.best_path = self.files.best
+            clock = time.perf_counter()  # validation and checkpoint writing are not training time
+            if progress is not None and place.is_main:
+                progress(TrainProgress(done, self.total, epoch, loss.item(), lr, self.seconds))
+        if place.is_main and (start < self.total or not self.files.model.is_file()):
+            self.files.save_model(self.network, {"source": CHECKPOINT_NAME, "step": self.total, "epoch": self.total // self.per_epoch, **self._metadata()})
+        return TrainResult(self.files.last, self.files.model, self.best_path, start, self.total, self.history)

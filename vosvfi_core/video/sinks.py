@@ -12,12 +12,14 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
 
+from vosvfi_core.errors import VosvfiError
 from vosvfi_core.video.encoding import EncoderSettings, open_output
 
 __all__ = ["FrameSink", "VideoFileSink", "FrameFolderSink", "move_into_place"]
@@ -101,19 +103,31 @@ class VideoFileSink(FrameSink):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(self._pad(pixels)), format="rgb24")
         frame.pts = self.frames_written
         frame.time_base = self._frame_time_base
-        for packet in self._video.encode(frame):
-            self._container.mux(packet)
+        with self._one_line_errors():
+            for packet in self._video.encode(frame):
+                self._container.mux(packet)
         self.frames_written += 1
 
     def write_audio(self, packet: av.Packet) -> None:
         if self._audio is not None:
             packet.stream = self._audio
-            self._container.mux(packet)
+            with self._one_line_errors():
+                self._container.mux(packet)
 
     def finish(self) -> None:
-        for packet in self._video.encode(None):
-            self._container.mux(packet)
-        self._close()
+        with self._one_line_errors():
+            for packet in self._video.encode(None):
+                self._container.mux(packet)
+            self._close()
+
+    @contextlib.contextmanager
+    def _one_line_errors(self) -> Iterator[None]:
+        """An encoder or muxer failure (a full disk, a codec refusing a frame) as one line naming the output."""
+        try:
+            yield
+        except (av.error.FFmpegError, OSError) as error:
+            text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise VosvfiError(f"cannot write {self.path} at frame {self.frames_written}: {text[:200]}") from None
 
     def _close(self) -> None:
         if not self._closed:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Annotated, Protocol, runtime_checkable
 
 import torch
+from pydantic import AfterValidator, NonNegativeFloat, PositiveFloat, PositiveInt
 from torch import Tensor
 
 from vosvfi_core.registry import Registry
@@ -53,8 +54,14 @@ class Teacher(Protocol):
 TEACHERS: Registry[Teacher] = Registry("teacher", builtins=("vosvfi_core.vos.teachers",))
 
 
+def _odd(value: int) -> int:
+    if value % 2 == 0:
+        raise ValueError(f"must be odd (a patch centred on its pixel), got {value}")
+    return value
+
+
 @TEACHERS.register("stcn")
-def stcn_teacher(device: torch.device | str, *, weights: Path | None = None, top_k: int = 20) -> Teacher:
+def stcn_teacher(device: torch.device | str, *, weights: Path | None = None, top_k: PositiveInt = 20) -> Teacher:
     """STCN, frozen, with the published weights (``weights``, else the weights folder, else a download)."""
     # Imported here: the network pulls in torchvision, which config validation does not need.
     from vosvfi_core.vos import stcn as stcn_module
@@ -65,7 +72,13 @@ def stcn_teacher(device: torch.device | str, *, weights: Path | None = None, top
 
 @TEACHERS.register("pixel_affinity")
 def pixel_affinity_teacher(
-    device: torch.device | str, *, patch_size: int = 3, position_weight: float = 0.25, top_k: int = 20, temperature: float = 0.001, stride: int = 2
+    device: torch.device | str,
+    *,
+    patch_size: Annotated[PositiveInt, AfterValidator(_odd)] = 3,
+    position_weight: NonNegativeFloat = 0.25,
+    top_k: PositiveInt = 20,
+    temperature: PositiveFloat = 0.001,
+    stride: PositiveInt = 2,
 ) -> Teacher:
     """Weight-free: STCN's memory read on colour patches and positions (no weights to fetch).
 

@@ -1,0 +1,122 @@
+"""Picture grids of one sample: the inputs, the frame average, each model's output, the truth and an error map.
+
+A grid is a row-major table of equally sized tiles, each with a label strip above the image:
+
+    frame0 | frame2 | frame average | <model 1> | … | <model n> | truth | |<model 1> − truth|
+
+``columns`` tiles per row (the last row padded with the background colour). Where a mask is
+given, its boundary is drawn on every model's output in :data:`BOUNDARY_COLOUR`, so a reader sees
+how the object's edge came out. The error map is the per-pixel mean over RGB of |output − truth|
+for the first model, mapped through matplotlib's ``magma`` from 0 to ``error_scale`` (clipped
+above), a fixed scale so that maps of different samples compare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch.nn.functional as F
+from matplotlib import colormaps
+from PIL import Image, ImageDraw
+from torch import Tensor
+
+from vosvfi_core.io.atomic import atomic_path
+from vosvfi_core.io.images import to_uint8
+
+__all__ = ["BACKGROUND", "BOUNDARY_COLOUR", "LABEL_HEIGHT", "MODEL_TILE_OFFSET", "error_map", "mask_boundary", "picture_grid"]
+
+LABEL_HEIGHT = 14  # pixels of the label strip above each tile (PIL's default font is about 11 px high)
+BOUNDARY_COLOUR = (0, 255, 0)
+BACKGROUND = (255, 255, 255)
+MODEL_TILE_OFFSET = 3  # tiles before the first model's output (frame0, frame2, frame average)
+_LABEL_COLOUR = (0, 0, 0)
+
+
+def mask_boundary(mask: Tensor) -> Tensor:
+    """``[H, W]`` bool: the mask's pixels with a background pixel among their 8 neighbours (the frame's edge does not count)."""
+    foreground = _plane(mask) > 0.5
+    background = (~foreground).float()[None, None]
+    # Replicate padding: a mask touching the frame's edge has no boundary along it.
+    near_background = F.max_pool2d(F.pad(background, (1, 1, 1, 1), mode="replicate"), kernel_size=3, stride=1)[0, 0] > 0
+    return foreground & near_background
+
+
+def error_map(output: Tensor, truth: Tensor, *, scale: float = 0.2) -> np.ndarray:
+    """``[H, W, 3]`` uint8: mean over RGB of |output − truth| through ``magma``, 0 → black, ``scale`` and above → the brightest colour."""
+    if scale <= 0:
+        raise ValueError(f"error scale must be positive, got {scale}")
+    error = (output.detach().float().cpu() - truth.detach().float().cpu()).abs().mean(dim=0)
+    levels = (error / scale).clamp(0, 1).numpy()
+    return (colormaps["magma"](levels)[..., :3] * 255).round().astype(np.uint8)
+
+
+def _plane(mask: Tensor) -> Tensor:
+    """A ``[H, W]`` or ``[1, H, W]`` mask as ``[H, W]`` on the CPU."""
+    if mask.dim() == 3 and mask.shape[0] == 1:
+        mask = mask[0]
+    if mask.dim() != 2:
+        raise ValueError(f"expected a [H, W] or [1, H, W] mask, got {tuple(mask.shape)}")
+    return mask.detach().cpu()
+
+
+def _labelled(image: np.ndarray, label: str) -> Image.Image:
+    height, width = image.shape[:2]
+    tile = Image.new("RGB", (width, height + LABEL_HEIGHT), BACKGROUND)
+    tile.paste(Image.fromarray(image), (0, LABEL_HEIGHT))
+    ImageDraw.Draw(tile).text((2, 1), label, fill=_LABEL_COLOUR)
+    return tile
+
+
+def picture_grid(
+    frame0: Tensor,
+    frame2: Tensor,
+    outputs: Mapping[str, Tensor],
+    truth: Tensor,
+    mask: Tensor | None,
+    path: Path,
+    *,
+    columns: int = 4,
+    error_scale: float = 0.2,
+) -> Path:
+    """Write the grid of one sample to ``path`` (PNG, atomically) and return ``path``.
+
+    Frames are ``[3, H, W]`` in [0, 1] (outputs are clamped for display), all of one size;
+    ``outputs`` maps a model's name to its interpolated frame, in display order (at least one);
+    ``mask`` (``[H, W]`` or ``[1, H, W]``, foreground > 0.5) is the object mask of the middle frame.
+    """
+    if not outputs:
+        raise ValueError("picture_grid needs at least one model output")
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, got {columns}")
+    frames = {"frame0": frame0, "frame2": frame2, "truth": truth, **{f"output {name!r}": t for name, t in outputs.items()}}
+    shapes = {name: tuple(t.shape) for name, t in frames.items()}
+    if len(set(shapes.values())) != 1 or len(frame0.shape) != 3 or frame0.shape[0] != 3:
+        raise ValueError(f"picture_grid needs [3, H, W] frames of one size, got {shapes}")
+    boundary = None
+    if mask is not None:
+        boundary = mask_boundary(mask).numpy()
+        if boundary.shape != tuple(frame0.shape[-2:]):
+            raise ValueError(f"mask {tuple(mask.shape)} does not match the frames {tuple(frame0.shape)}")
+
+    tiles = [_labelled(to_uint8(frame0), "frame0"), _labelled(to_uint8(frame2), "frame2")]
+    tiles.append(_labelled(to_uint8((frame0 + frame2) / 2), "frame average"))
+    for name, output in outputs.items():
+        image = to_uint8(output)
+        if boundary is not None:
+            image[boundary] = BOUNDARY_COLOUR
+        tiles.append(_labelled(image, name))
+    tiles.append(_labelled(to_uint8(truth), "truth"))
+    first_name, first_output = next(iter(outputs.items()))
+    tiles.append(_labelled(error_map(first_output, truth, scale=error_scale), f"|{first_name} - truth| 0-{error_scale:g}"))
+
+    tile_width, tile_height = tiles[0].size
+    rows = -(-len(tiles) // columns)
+    grid = Image.new("RGB", (min(columns, len(tiles)) * tile_width, rows * tile_height), BACKGROUND)
+    for index, tile in enumerate(tiles):
+        grid.paste(tile, ((index % columns) * tile_width, (index // columns) * tile_height))
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        grid.save(tmp, format="PNG")
+    return path
