@@ -1,12 +1,12 @@
 """Masks per second of DeepLabV3-ResNet101: the original's way against ours (vosvfi_core.masks), end to end.
 
-    .venv/bin/python benchmarks/bench_masks.py [--device cpu|cuda] [--frames 9] [--size 256x448] [--batch-sizes 1 8]
+    .venv/bin/python benchmarks/bench_masks.py [--device cpu|cuda] [--frames 9] [--size 256x448] [--batch-sizes 1 8] [--threads 1]
 
 The original's way: one frame at a time (three forward passes per triplet), autograd on (no
 ``no_grad``), torchvision's full forward (the auxiliary head too), each mask saved with
 matplotlib's ``imsave``. Ours: :func:`precompute_masks` with the ``deeplabv3_resnet101``
 segmenter (DataLoader workers, batches across samples, inference mode, no auxiliary head,
-channels-last; bf16 autocast on CUDA), writing 0/255 PNGs. Both read the same PNG frames (a
+BatchNorm folded, channels-last; bf16 autocast on CUDA), writing 0/255 PNGs. Both read the same PNG frames (a
 synthetic Vimeo-style tree) and use the same random weights: speed does not depend on their values.
 
 Each repeat times every method once, in turn, on a fresh output folder; the figures are medians.

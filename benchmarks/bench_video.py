@@ -98,7 +98,9 @@ def main() -> None:
 
     model = adacof(kernel_size=5).to(device).eval()
     interpolator = model_interpolator(model, precision=args.precision, tile=args.tile, overlap=args.tile_overlap)
-    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} precision={args.precision} tile={args.tile} overlap={args.tile_overlap}")
+    print(
+        f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} precision={args.precision} tile={args.tile} overlap={args.tile_overlap}"
+    )
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)

@@ -22,6 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from flows import commands as pipeline_commands
+    from vosvfi_core.commands import compare as compare_commands
     from vosvfi_core.commands import data as data_commands
     from vosvfi_core.commands import export as export_commands
     from vosvfi_core.commands import interpolate as interpolate_commands
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate_commands.register(subparsers)
     export_commands.register(subparsers)
     data_commands.register(subparsers)
+    compare_commands.register(subparsers)
     pipeline_commands.register(subparsers)
     return parser
 

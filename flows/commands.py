@@ -90,7 +90,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="demo", help="demo, paper or a path to a profile .yaml (default: demo)")
     parser.add_argument("--run-id", default=None, help="results go to runs/<run-id>/ (default: the profile's name)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a profile value (repeatable)")
-    parser.add_argument("--refresh", action="append", default=[], metavar="STAGE", help=f"recompute STAGE even if cached (repeatable): {', '.join(REFRESHABLE)}")
+    parser.add_argument(
+        "--refresh", action="append", default=[], metavar="STAGE", help=f"recompute STAGE even if cached (repeatable): {', '.join(REFRESHABLE)}"
+    )
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="also show Prefect's log and tracebacks on the terminal")
 
 

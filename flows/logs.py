@@ -50,7 +50,13 @@ class _FirstLines(logging.Handler):
         if record.levelno >= logging.ERROR:
             return
         short = logging.makeLogRecord(record.__dict__)
-        short.msg, short.args, short.exc_info, short.exc_text, short.stack_info = record.getMessage().splitlines()[0] if record.getMessage() else "", None, None, None, None
+        short.msg, short.args, short.exc_info, short.exc_text, short.stack_info = (
+            record.getMessage().splitlines()[0] if record.getMessage() else "",
+            None,
+            None,
+            None,
+            None,
+        )
         self.inner.handle(short)
 
 

@@ -21,7 +21,7 @@ from prefect.tasks import Task
 
 from flows.logs import StageFailure
 from tasks.caching import for_run
-from tasks.data import fetch_dataset, generate_demo_data, use_local_copy
+from tasks.data import fetch_dataset, generate_demo_data, use_local_copy, use_local_folder
 from tasks.downstream import downstream_check
 from tasks.evaluation import evaluate_dataset
 from tasks.masks import masks_shard
@@ -35,7 +35,7 @@ from vosvfi_core.devices import set_task_threads
 from vosvfi_core.downstream.registry import check_dataset
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.masks import frame_relpath, mask_relpath, shard_samples
-from vosvfi_core.plan import RunPlan, plan_run
+from vosvfi_core.plan import RunPlan, datasets_read, plan_run
 from vosvfi_core.provenance import DataRef, Produced
 from vosvfi_core.results.tables import exclusive_run, existing_tables, remove_partial_files, run_dir
 from vosvfi_core.stages import STAGE_NAMES
@@ -53,7 +53,7 @@ class RunState:
     data_root: Path
     refs: dict[str, DataRef] = field(default_factory=dict)  # data set name → its folder
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table → rows (without run_id)
-    trained: TrainResult | None = None
+    trained: dict[str, TrainResult] = field(default_factory=dict)  # variant → its training
 
     @property
     def profile(self) -> Any:
@@ -109,10 +109,13 @@ def run_data(state: RunState) -> None:
     """The data sets the planned stages read: generated, adopted from ``data.local``, or downloaded."""
     config, names = state.profile.data, state.plan.datasets()
     specs = [data_set(name) for name in names]
+    for spec in specs:
+        if spec.local_folder:
+            state.refs[spec.name] = _call(state, use_local_folder, "data", spec.name)
     if any(spec.generated for spec in specs):
         demo = _call(state, generate_demo_data, "data", config.synthetic, state.data_root)
         state.refs.update({spec.name: demo for spec in specs if spec.generated})
-    local = {spec.name: config.local.get(spec.name) or config.local.get(spec.catalog) for spec in specs if not spec.generated}
+    local = {spec.name: config.local.get(spec.name) or config.local.get(spec.catalog) for spec in specs if not spec.generated and not spec.local_folder}
     for name, folder in local.items():
         if folder is not None:
             state.refs[name] = _call(state, use_local_copy, "data", name, data_set(name).catalog, folder)
@@ -123,52 +126,56 @@ def run_data(state: RunState) -> None:
 
 @runs("masks")
 def run_masks(state: RunState) -> None:
-    """Masks of the training set, one task per shard (in parallel under the task runner)."""
-    config, data = state.profile.masks, state.refs[state.profile.train.dataset]
-    samples = VimeoTriplets(data.root, "train", crop=None).names
+    """Masks of the training sets, one task per shard (in parallel under the task runner)."""
+    config = state.profile.masks
     weights = DataRef("deeplabv3-weights", config.weights.absolute()) if config.weights is not None else None
     calls = []
-    for index, shard in enumerate(shard_samples(samples, config.shard_size)):
-        reads = [frame_relpath(s, f) for s in shard for f in (0, 1, 2)]
-        if config.segmenter == "ground_truth":
-            reads += [mask_relpath(s, f) for s in shard for f in (0, 1, 2)]
-        calls.append((DataRef(data.name, data.root, tuple(reads)), index, shard, config, weights, state.plan.threads_per_task))
+    for train_set in datasets_read(state.profile, "masks"):
+        data = state.refs[train_set]
+        samples = VimeoTriplets(data.root, "train", crop=None).names
+        for index, shard in enumerate(shard_samples(samples, config.shard_size)):
+            reads = [frame_relpath(s, f) for s in shard for f in (0, 1, 2)]
+            if config.segmenter == "ground_truth":
+                reads += [mask_relpath(s, f) for s in shard for f in (0, 1, 2)]
+            calls.append((DataRef(data.name, data.root, tuple(reads)), index, shard, config, weights, state.plan.threads_per_task))
     state.rows["masks_manifest"] = [row for rows in _map(state, masks_shard, "masks", calls) for row in rows]
 
 
 @runs("train")
 def run_train(state: RunState) -> None:
-    profile = state.profile
-    args = (profile.train, profile.model, state.refs[profile.train.dataset], state.plan.run_id, state.run_folder, state.plan.threads_per_task)
-    state.trained = _call(state, train_model, "train", *args)
-    state.rows["train_history"] = [{"model": "adacof", **row} for row in state.trained.history]
+    """One task per trained model (the profile's variants, in parallel under the task runner)."""
+    trainings, plan = state.profile.trainings(), state.plan
+    calls = [(config, state.profile.model, state.refs[config.dataset], plan.run_id, state.run_folder, plan.threads_per_task) for config in trainings.values()]
+    state.trained = dict(zip(trainings, _map(state, train_model, "train", calls)))
+    state.rows["train_history"] = [{"model": name, **row} for name, result in state.trained.items() for row in result.history]
 
 
-def _model_ref(state: RunState) -> DataRef:
+def _models(state: RunState) -> dict[str, DataRef]:
+    """The models evaluate and downstream score: ``evaluate.checkpoint``, else every model trained in this run."""
     checkpoint = state.profile.evaluate.checkpoint
     if checkpoint is not None:
         path = checkpoint.absolute()
         if not path.is_file():
             raise VosvfiError(f"evaluate.checkpoint: file not found: {path}")
-        return DataRef("checkpoint", path)
-    if state.trained is None:  # the plan puts train before evaluate when there is no checkpoint
+        return {path.stem: DataRef("checkpoint", path)}
+    if not state.trained:  # the plan puts train before evaluate when there is no checkpoint
         raise VosvfiError("no model to score: set evaluate.checkpoint or plan the train stage")
-    return DataRef("checkpoint", state.trained.checkpoint)
+    return {name: DataRef("checkpoint", result.checkpoint) for name, result in state.trained.items()}
 
 
 @runs("evaluate")
 def run_evaluate(state: RunState) -> None:
     """One task per data set (in parallel under the task runner)."""
-    config, model, threads = state.profile.evaluate, _model_ref(state), state.plan.threads_per_task
-    calls = [(name, state.refs[name], model, config, state.run_folder, threads) for name in config.datasets]
+    config, models, threads = state.profile.evaluate, _models(state), state.plan.threads_per_task
+    calls = [(name, state.refs[name], models, config, state.run_folder, threads) for name in config.datasets]
     state.rows["eval_results"] = [row for rows in _map(state, evaluate_dataset, "evaluate", calls) for row in rows]
 
 
 @runs("downstream")
 def run_downstream(state: RunState) -> None:
     """One task per registered check (in parallel under the task runner)."""
-    config, model, threads = state.profile.downstream, _model_ref(state), state.plan.threads_per_task
-    calls = [(check, state.refs[check_dataset(check)], model, config, state.run_folder, threads) for check in config.checks]
+    config, models, threads = state.profile.downstream, _models(state), state.plan.threads_per_task
+    calls = [(check, state.refs[check_dataset(check)], models, config, state.run_folder, threads) for check in config.checks]
     state.rows["downstream_results"] = [row for rows in _map(state, downstream_check, "downstream", calls) for row in rows]
 
 
@@ -233,6 +240,6 @@ def _run_planned(state: RunState) -> dict[str, Any]:
         "tables": {name: str(path) for name, path in existing_tables(state.run_folder).items()},
         "pictures": str(state.run_folder / "pictures"),
         "report": str(report.path),
-        "train_start_step": state.trained.start_step if state.trained else None,
-        "train_steps": state.trained.steps if state.trained else None,
+        "train_start_step": {name: result.start_step for name, result in state.trained.items()},
+        "train_steps": {name: result.steps for name, result in state.trained.items()},
     }

@@ -7,6 +7,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from tasks.caching import CACHED
+from vosvfi_core.data.datasets.folder import FolderTriplets, folder_root
 from vosvfi_core.data.download import ensure_dataset
 from vosvfi_core.data.local import local_copy
 from vosvfi_core.data.sets import DEMO_CATALOG_ENTRY
@@ -37,3 +38,12 @@ def use_local_copy(name: str, catalog_entry: str, folder: Path) -> Produced:
     checked = local_copy(name, catalog_entry, folder)
     get_run_logger().info("data set %s: using the local copy %s", name, checked)
     return Produced(DataRef(catalog_entry, checked), Snapshot.of(checked))
+
+
+@task(name="local-folder", task_run_name="folder-{name}", **CACHED)
+def use_local_folder(name: str) -> Produced:
+    """A user's own folder of triplets (``folder:PATH``): its layout checked, read in place."""
+    folder = folder_root(name)
+    FolderTriplets(folder)  # the layout check: one line naming the first missing file
+    get_run_logger().info("data set %s: triplets in %s", name, folder)
+    return Produced(DataRef(name, folder), Snapshot.of(folder))

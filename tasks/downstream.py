@@ -18,12 +18,12 @@ __all__ = ["downstream_check"]
 
 
 @task(name="downstream", task_run_name="downstream-{check.type}", **CACHED)
-def downstream_check(check: Block, data: DataRef, checkpoint: DataRef, config: DownstreamConfig, run_folder: Path, threads: int) -> Produced:
-    """downstream_results rows (without run_id) of one check over the model and the baselines, and its figures."""
+def downstream_check(check: Block, data: DataRef, models: dict[str, DataRef], config: DownstreamConfig, run_folder: Path, threads: int) -> Produced:
+    """downstream_results rows (without run_id) of one check over the models and the baselines, and its figures."""
     set_task_threads(threads)
     device = resolve_device(config.device, field="downstream.device")
     context = InterpolatorContext(device)
-    interpolators = [INTERPOLATORS.build({"type": "checkpoint", "path": checkpoint.root, "name": "adacof"}, context)]
+    interpolators = [INTERPOLATORS.build({"type": "checkpoint", "path": ref.root, "name": model}, context) for model, ref in models.items()]
     interpolators += [INTERPOLATORS.build(block, context) for block in config.baselines]
     built = DOWNSTREAM_CHECKS.build(check, CheckContext(device))
     rows = built.run(interpolators, data.root)

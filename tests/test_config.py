@@ -57,6 +57,9 @@ def test_feature_overrides_apply_nested_yaml_values() -> None:
         ("demo", ["evaluate.baselines=[{type: sepconv}]"], "unknown interpolator 'sepconv'"),
         ("demo", ["downstream.checks=[{type: foreground_psnr, dataset: mars}]"], "unknown data set 'mars'"),
         ("demo", ["data.local={demo: /x}"], "data.local: 'demo' is not a downloadable data set"),
+        ("demo", ["variants={plain: {}, vos: {lr: fast}}"], "variants.vos.lr: Input should be a valid number"),
+        ("demo", ["variants={plain: {}, vos: {epochz: 1}}"], "variants.vos.epochz: unknown field"),
+        ("demo", ["variants={'bad name': {}}"], "variants.bad name"),
         ("demo", ["trainlr"], "must look like section.field=value"),
         ("demo", ["task_runner.kind=cloud"], "task_runner"),
         ("demo", ["masks.segmenter=deeplabv3"], "masks.weights is required"),
@@ -117,3 +120,13 @@ def test_feature_threads_per_task_share_the_cores(monkeypatch: pytest.MonkeyPatc
     assert plan_run("demo", ["data"], ["task_runner.max_workers=16"]).threads_per_task == 1
     assert plan_run("demo", ["data"], ["task_runner.threads_per_task=3"]).threads_per_task == 3
     assert plan_run("demo", ["data"], ["task_runner=dask"]).threads_per_task == 4  # 2 workers x 1 thread
+
+
+def test_feature_variants_train_side_by_side_from_one_train_section() -> None:
+    profile = load_profile("demo", ["variants={plain: {}, other_seed: {seed: 7, losses: 1*Charb}}"])
+    trainings = profile.trainings()
+    assert list(trainings) == ["plain", "other_seed"]
+    assert trainings["plain"] == profile.train
+    assert trainings["other_seed"].seed == 7 and [b.type for b in trainings["other_seed"].losses] == ["charbonnier"]
+    assert trainings["other_seed"].lr == profile.train.lr  # what a variant does not change comes from train
+    assert list(load_profile("demo").trainings()) == ["adacof"]  # no variants: one model, named by its type

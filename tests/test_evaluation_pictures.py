@@ -9,7 +9,17 @@ import pytest
 import torch
 from PIL import Image
 
-from vosvfi_core.evaluation.pictures import BACKGROUND, BOUNDARY_COLOUR, LABEL_HEIGHT, MODEL_TILE_OFFSET, error_map, mask_boundary, picture_grid
+from vosvfi_core.evaluation.interpolators import Interpolator
+from vosvfi_core.evaluation.pictures import (
+    BACKGROUND,
+    BOUNDARY_COLOUR,
+    LABEL_HEIGHT,
+    MODEL_TILE_OFFSET,
+    error_map,
+    mask_boundary,
+    picture_grid,
+    sample_pictures,
+)
 from vosvfi_core.io.images import to_uint8
 
 H, W = 24, 32
@@ -124,3 +134,29 @@ def test_feature_atomic_write_keeps_the_old_picture_on_failure(tmp_path: Path, m
         picture_grid(f["frame0"], f["frame2"], {"a": f["a"]}, f["truth"], None, target)
     assert target.read_bytes() == b"old picture"
     assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary file left behind
+
+
+def test_feature_sample_pictures_of_the_first_samples(tmp_path: Path) -> None:
+    generator = torch.Generator().manual_seed(2)
+    dataset = [
+        {
+            "frame0": torch.rand(3, H, W, generator=generator),
+            "frame1": torch.rand(3, H, W, generator=generator),
+            "frame2": torch.rand(3, H, W, generator=generator),
+            "name": f"00001/000{k}",
+            "mask1": _square_mask(),
+        }
+        for k in range(3)
+    ]
+    brighter = Interpolator("brighter", lambda f0, f2: f0 * 0.5 + 0.5)
+    average = Interpolator("frame_average", lambda f0, f2: (f0 + f2) / 2)
+    paths = sample_pictures([average, brighter], dataset, tmp_path / "pics", count=2)
+    assert [p.name for p in paths] == ["00001_0000.png", "00001_0001.png"]
+    grid = np.asarray(Image.open(paths[1]))
+    # frame0, frame2, average, brighter, truth, error: frame_average is not repeated as a model.
+    assert grid.shape == (2 * (H + LABEL_HEIGHT), 4 * W, 3)
+    tile = _tile(grid, MODEL_TILE_OFFSET)
+    edge = mask_boundary(_square_mask()).numpy()
+    np.testing.assert_array_equal(tile[~edge], to_uint8(dataset[1]["frame0"] * 0.5 + 0.5)[~edge])
+    assert (tile[edge] == BOUNDARY_COLOUR).all()
+    assert sample_pictures([average], dataset, tmp_path / "none", count=2) == []

@@ -1,6 +1,6 @@
 """The deeplabv3_resnet101 segmenter on the CPU with random weights: mask values, resuming, keying, weights errors.
 
-DeepLabV3-ResNet101 is heavy: the whole file builds the network three times and runs a handful of
+DeepLabV3-ResNet101 is heavy: the whole file builds the network four times and runs a handful of
 forward passes on 64x48 frames.
 """
 
@@ -15,14 +15,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
+from torchvision.models.resnet import Bottleneck
 from torchvision.models.segmentation import deeplabv3_resnet101
 
 from vosvfi_core.commands import masks as masks_command
 from vosvfi_core.data.synthetic import write_vimeo_triplets
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.images import read_image
-from vosvfi_core.masks import SEGMENTERS, frames_for_training, masks_folder, precompute_masks
-from vosvfi_core.masks.deeplabv3 import IMAGENET_MEAN, IMAGENET_STD, DeepLabV3Segmenter
+from vosvfi_core.masks import SEGMENTERS, frames_for_training, load_deeplabv3, masks_folder, precompute_masks
+from vosvfi_core.masks.deeplabv3 import IMAGENET_MEAN, IMAGENET_STD, DeepLabV3Segmenter, fold_batch_norms
 from vosvfi_core.weights import WEIGHTS_DIR_ENV
 
 H, W = 48, 64
@@ -108,11 +110,12 @@ def test_feature_masks_are_the_argmax_foreground_of_torchvisions_forward(
         masks.append(mask)
     masks = np.stack(masks)
     assert set(np.unique(masks)) == {0, 255}
-    # The paper's rule through torchvision's own forward: ImageNet normalisation, no resize, argmax > 0.
+    # The paper's rule through torchvision's own forward of the file as it is (no folded BatchNorm,
+    # contiguous, the auxiliary head too): ImageNet normalisation, no resize, argmax > 0.
     with torch.no_grad():
-        logits = segmenter.model(_normalised(_train_frames(root)))["out"]  # [6, 21, H, W]
+        logits = load_deeplabv3(weights)(_normalised(_train_frames(root)))["out"]  # [6, 21, H, W]
     top2 = logits.topk(2, dim=1).values
-    clear = (top2[:, 0] - top2[:, 1]) > 1e-4 * top2[:, 0].abs().amax()  # batching and memory format move near-ties
+    clear = (top2[:, 0] - top2[:, 1]) > 1e-4 * top2[:, 0].abs().amax()  # folding, batching and memory format move near-ties
     expected = (logits.argmax(1) > 0).numpy()
     assert clear.float().mean() > 0.99
     assert np.array_equal((masks == 255)[clear.numpy()], expected[clear.numpy()])
@@ -187,3 +190,24 @@ def test_smoke_cli_with_a_worker_process(tmp_path: Path, weights: Path, capsys: 
     assert capsys.readouterr().out == f"{tmp_path / 'm' / key}: 1 masks of test shard 1/1 (1 computed, 0 kept)\n"
     with Image.open(tmp_path / "m" / key / "vimeo_triplet/sequences/00001/0003/im2.png") as image:
         assert (image.mode, image.size) == ("L", (W, H))
+
+
+def test_feature_folding_batch_norms_keeps_the_function() -> None:
+    torch.manual_seed(1)
+    downsample = nn.Sequential(nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16))
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), Bottleneck(8, 4, downsample=downsample))
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):  # statistics and affine terms far from the identity
+            module.running_mean.uniform_(-1, 1)
+            module.running_var.uniform_(0.5, 2)
+            module.weight.data.uniform_(0.5, 1.5)
+            module.bias.data.uniform_(-1, 1)
+    model.eval()
+    x = torch.randn(2, 3, 9, 11)
+    with torch.no_grad():
+        expected = model(x)
+        folded = fold_batch_norms(model)
+        assert not any(isinstance(module, nn.BatchNorm2d) for module in folded.modules())
+        torch.testing.assert_close(folded(x), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batch_norms(nn.Sequential(nn.Conv2d(1, 1, 1), nn.BatchNorm2d(1)))

@@ -116,7 +116,7 @@ def test_feature_code_version_change_invalidates_everything(prefect_api: str, wo
     monkeypatch.setattr(provenance, "code_version", lambda: "a-different-library-version")
     result, states, _ = _run(workspace, run_id="code")
     assert _all(states, ALL, "Completed"), states
-    assert result["train_start_step"] == 0  # a fresh checkpoint folder: nothing from the old code is resumed
+    assert result["train_start_step"] == {"adacof": 0}  # a fresh checkpoint folder: nothing from the old code is resumed
 
 
 def test_feature_killed_run_resumes_from_checkpoint(prefect_api: str, workspace: Path) -> None:
@@ -142,7 +142,7 @@ def test_feature_killed_run_resumes_from_checkpoint(prefect_api: str, workspace:
     result, states, _ = _run(workspace, run_id="resume")
     assert _all(states, ("data", "masks"), "Cached"), states
     assert _all(states, ("train", "evaluate", "downstream", "report"), "Completed"), states
-    assert 0 < result["train_start_step"] < result["train_steps"] == 6
+    assert 0 < result["train_start_step"]["adacof"] < result["train_steps"]["adacof"] == 6
     history = pq.read_table(result["tables"]["train_history"]).to_pylist()
     assert sorted({r["step"] for r in history}) == [1, 2, 3, 4, 5, 6]
     leftovers = [p for root in ("runs", "data") for p in (workspace / root).rglob("*") if ".tmp" in p.name]

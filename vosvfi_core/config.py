@@ -21,6 +21,7 @@ from pydantic import (
     BaseModel,
     Field,
     PositiveInt,
+    StringConstraints,
     ValidationError,
     field_validator,
     model_validator,
@@ -62,6 +63,7 @@ def _known_stage(name: str) -> str:
 
 
 StageName = Annotated[str, AfterValidator(_known_stage)]
+VariantName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")]
 ModelBlock = block_field(MODELS)
 MetricBlock = block_field(METRICS)
 InterpolatorBlock = block_field(INTERPOLATORS)
@@ -138,13 +140,34 @@ class Profile(Section):
     masks: MasksConfig = MasksConfig()
     model: ModelBlock = Field(default_factory=lambda: MODELS.check("adacof"))
     train: TrainConfig = TrainConfig()
+    # Models trained side by side, each scored by evaluate and downstream: variant name → changes
+    # to the train section (other loss terms, a teacher, a seed). Empty: one model, named model.type.
+    variants: dict[VariantName, dict[str, Any]] = {}
     evaluate: EvaluateConfig = EvaluateConfig()
     downstream: DownstreamConfig = DownstreamConfig()
+
+    def trainings(self) -> dict[str, TrainConfig]:
+        """The train section of each model the train stage produces, by name."""
+        if not self.variants:
+            return {self.model.type: self.train}
+        return {name: TrainConfig.model_validate(_merge(self.train.model_dump(), changes)) for name, changes in self.variants.items()}
 
     @field_validator("task_runner", mode="before")
     @classmethod
     def _runner_shorthand(cls, value: Any) -> Any:
         return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _variants_valid(self) -> Profile:
+        for name, changes in self.variants.items():
+            try:
+                TrainConfig.model_validate(_merge(self.train.model_dump(), changes))
+            except ValidationError as error:
+                first = error.errors()[0]
+                field = ".".join(str(part) for part in first["loc"])
+                message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
+                raise ValueError(f"variants.{name}.{field}: {message}") from None
+        return self
 
     @model_validator(mode="after")
     def _data_consistent(self) -> Profile:
@@ -153,7 +176,8 @@ class Profile(Section):
                 data_set(check_dataset(check))
             except VosvfiError as error:
                 raise ValueError(f"downstream.checks: {error}") from None
-        uses = {self.train.dataset, *self.evaluate.datasets, *(check_dataset(c) for c in self.downstream.checks)}
+        train_sets = {config.dataset for config in self.trainings().values()}
+        uses = {*train_sets, *self.evaluate.datasets, *(check_dataset(c) for c in self.downstream.checks)}
         generated = sorted(name for name in uses if data_set(name).generated)
         if generated and self.data.synthetic is None:
             raise ValueError(f"data.synthetic must be set: the profile reads the generated data set {generated[0]}")
@@ -161,12 +185,13 @@ class Profile(Section):
             if name not in DATA_SETS or data_set(name).generated:
                 known = ", ".join(n for n, spec in DATA_SETS.items() if not spec.generated)
                 raise ValueError(f"data.local: {name!r} is not a downloadable data set; known: {known}")
-        trains_on_exact_masks = data_set(self.train.dataset).has_masks
-        if self.masks.segmenter == "ground_truth" and not trains_on_exact_masks and "masks" in self.stages:
-            raise ValueError(f"masks.segmenter ground_truth needs a training set with exact masks; {self.train.dataset} has none")
-        if self.masks.segmenter != "ground_truth" and trains_on_exact_masks and "masks" in self.stages:
-            # Predicted masks would overwrite the generator's exact ones in the shared data tree.
-            raise ValueError(f"masks.segmenter {self.masks.segmenter} would overwrite the exact masks of {self.train.dataset}; use ground_truth")
+        for train_set in sorted(train_sets):
+            exact = data_set(train_set).has_masks
+            if self.masks.segmenter == "ground_truth" and not exact and "masks" in self.stages:
+                raise ValueError(f"masks.segmenter ground_truth needs a training set with exact masks; {train_set} has none")
+            if self.masks.segmenter != "ground_truth" and exact and "masks" in self.stages:
+                # Predicted masks would overwrite the generator's exact ones in the shared data tree.
+                raise ValueError(f"masks.segmenter {self.masks.segmenter} would overwrite the exact masks of {train_set}; use ground_truth")
         return self
 
 

@@ -74,7 +74,7 @@ def check_stage_names(names: Iterable[str], *, option: str = "", also: tuple[str
 def datasets_read(profile: Profile, stage_name: str) -> list[str]:
     """The data sets (names of :mod:`vosvfi_core.data.sets`) that ``stage_name`` reads under ``profile``."""
     if stage_name in ("masks", "train"):
-        return [profile.train.dataset]
+        return sorted({config.dataset for config in profile.trainings().values()})
     if stage_name == "evaluate":
         return list(profile.evaluate.datasets)
     if stage_name == "downstream":
@@ -121,7 +121,8 @@ def plan_run(
     check_stage_names(refresh, option="--refresh", also=("report",))
     stages = _resolve(loaded, list(targets or loaded.stages))
     if any(s.name == "train" for s in stages):
-        check_trainable(loaded.train)
+        for config in loaded.trainings().values():
+            check_trainable(config)
     for name in sorted({d for s in stages for d in datasets_read(loaded, s.name)}):
         data_set(name)
     runner = loaded.task_runner

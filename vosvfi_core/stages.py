@@ -46,7 +46,7 @@ def _train_needs(profile: Profile) -> dict[str, str]:
     from vosvfi_core.training import needs_masks
 
     needs = _data_needs(profile, "train")
-    if needs_masks(profile.train):
+    if any(needs_masks(config) for config in profile.trainings().values()):
         needs["masks"] = "a loss term reads object masks"
     return needs
 

@@ -24,7 +24,7 @@ from vosvfi_core.errors import VosvfiError
 __all__ = ["DEFAULT_TILE", "DEFAULT_OVERLAP", "Interpolator", "check_tiling", "tile_spans", "blend_weights", "interpolate_tiled", "tiled"]
 
 # A 1024-pixel AdaCoF tile takes about 1.5 GB on the CPU; 720p runs as two tiles 10 % wider than
-# the frame, 4K as fifteen. An overlap of 128 keeps every tile's contribution 32 pixels away from
+# the frame, 4K as fifteen (a tiled 4K pair peaked at 1.2 GiB, benchmarks/bench_video.py). An overlap of 128 keeps every tile's contribution 32 pixels away from
 # its cut edges, where a warp reaching past the tile would see padding.
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128

@@ -17,6 +17,7 @@ from typing import Literal
 from torch.utils.data import Dataset
 
 from vosvfi_core.data.datasets import DavisSequences, DavisX2, MiddleburyOther, SnuFilm, TrackingSequences, UCF101Triplets, VimeoTriplets
+from vosvfi_core.data.datasets.folder import FOLDER_CATALOG, FOLDER_PREFIX, folder_spec
 from vosvfi_core.errors import VosvfiError
 
 __all__ = ["DATA_SETS", "DEMO_CATALOG_ENTRY", "DataSetSpec", "data_set", "data_set_names"]
@@ -44,7 +45,7 @@ def _snufilm(level: str) -> Callable[..., Dataset]:
 @dataclass(frozen=True)
 class DataSetSpec:
     name: str
-    catalog: str  # the catalog entry whose folder holds the files
+    catalog: str  # the catalog entry whose folder holds the files; "folder" for a user's folder of triplets (folder:PATH)
     kind: Kind
     split: str  # the split evaluation and the downstream checks read
     has_masks: bool  # object masks ship with the data (else the masks stage makes them)
@@ -56,6 +57,11 @@ class DataSetSpec:
     def generated(self) -> bool:
         """Made by our synthetic generator (no download)."""
         return self.catalog == DEMO_CATALOG_ENTRY
+
+    @property
+    def local_folder(self) -> bool:
+        """A user's own folder of triplets (``folder:PATH``): no catalog entry, read in place, nothing downloaded."""
+        return self.catalog == FOLDER_CATALOG
 
     def open_triplets(self, root: Path, *, with_masks: bool = False, train: bool = False, **options: object) -> Dataset:
         split = self.train_split if train else self.split
@@ -91,6 +97,8 @@ def data_set_names(*, kind: Kind | None = None, trainable: bool = False) -> list
 
 
 def data_set(name: str) -> DataSetSpec:
+    if name.startswith(FOLDER_PREFIX):
+        return folder_spec(name.removeprefix(FOLDER_PREFIX))
     if name not in DATA_SETS:
-        raise VosvfiError(f"unknown data set {name!r}; known: {', '.join(DATA_SETS)}")
+        raise VosvfiError(f"unknown data set {name!r}; known: {', '.join(DATA_SETS)}, or {FOLDER_PREFIX}PATH (a folder of triplets)")
     return DATA_SETS[name]

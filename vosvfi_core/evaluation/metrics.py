@@ -97,10 +97,17 @@ def ssim(output: Tensor, target: Tensor, *, data_range: float = 1.0) -> float:
 @METRICS.register("psnr")
 def psnr_metric() -> Metric:
     """PSNR over all pixels and RGB channels."""
-    return Metric("psnr", True, "RGB, [0,1] float, MSE over all pixels x channels, 10*log10(1/MSE) dB", lambda out, truth, item: psnr(out, truth))
+    convention = (
+        "RGB, [0,1] float, output as the protocol leaves it (float: unclamped), MSE in float64 over all pixels x channels, 10*log10(1/MSE) dB (identical: inf)"
+    )
+    return Metric("psnr", True, convention, lambda out, truth, item: psnr(out, truth))
 
 
 @METRICS.register("ssim")
 def ssim_metric() -> Metric:
     """Gaussian SSIM (11x11, sigma 1.5) averaged over RGB channels, as scikit-image computes it."""
-    return Metric("ssim", True, "RGB mean, Gaussian 11x11 window sigma 1.5, valid windows only", lambda out, truth, item: ssim(out, truth))
+    convention = (
+        "RGB, [0,1] float, output as the protocol leaves it (float: unclamped, unrounded), data range 1, Gaussian 11x11 window sigma 1.5, "
+        "K1 0.01 K2 0.03, population covariances, valid windows only, mean over channels (scikit-image, gaussian_weights=True)"
+    )
+    return Metric("ssim", True, convention, lambda out, truth, item: ssim(out, truth))

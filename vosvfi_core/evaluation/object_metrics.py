@@ -71,7 +71,9 @@ def psnr_foreground() -> Metric:
     def score(output: Tensor, truth: Tensor, item: Mapping[str, Any]) -> float:
         return _region_psnr(output, truth, mask_plane(item["mask1"]), "mask1 is empty: no object to score")
 
-    convention = "RGB, [0,1] float, MSE over the pixels inside mask1 (any object) x channels, 10*log10(1/MSE) dB; empty mask: null"
+    convention = (
+        "RGB, [0,1] float, output as the protocol leaves it, MSE over the pixels inside mask1 (any object) x channels, 10*log10(1/MSE) dB; empty mask: null"
+    )
     return Metric("psnr_foreground", True, convention, score, needs=frozenset({"mask1"}))
 
 
@@ -88,7 +90,7 @@ def psnr_boundary(*, radius: PositiveInt = DEFAULT_BOUNDARY_RADIUS) -> Metric:
 
     name = "psnr_boundary" if radius == DEFAULT_BOUNDARY_RADIUS else f"psnr_boundary_r{radius}"
     convention = (
-        f"RGB, [0,1] float, MSE over the pixels within r={radius} px of the mask1 boundary x channels, 10*log10(1/MSE) dB; "
+        f"RGB, [0,1] float, output as the protocol leaves it, MSE over the pixels within r={radius} px of the mask1 boundary x channels, 10*log10(1/MSE) dB; "
         f"band = dilation minus erosion of mask1 (any object) by a Euclidean disk of radius {radius}, frame edges are no boundary"
     )
     return Metric(name, True, convention, score, needs=frozenset({"mask1"}))

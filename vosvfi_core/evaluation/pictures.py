@@ -13,7 +13,8 @@ above), a fixed scale so that maps of different samples compare.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,13 @@ import torch.nn.functional as F
 from matplotlib import colormaps
 from PIL import Image, ImageDraw
 from torch import Tensor
+from torch.utils.data import Dataset
 
+from vosvfi_core.evaluation.interpolators import Interpolator
 from vosvfi_core.io.atomic import atomic_path
 from vosvfi_core.io.images import to_uint8
 
-__all__ = ["BACKGROUND", "BOUNDARY_COLOUR", "LABEL_HEIGHT", "MODEL_TILE_OFFSET", "error_map", "mask_boundary", "picture_grid"]
+__all__ = ["BACKGROUND", "BOUNDARY_COLOUR", "LABEL_HEIGHT", "MODEL_TILE_OFFSET", "error_map", "mask_boundary", "picture_grid", "sample_pictures"]
 
 LABEL_HEIGHT = 14  # pixels of the label strip above each tile (PIL's default font is about 11 px high)
 BOUNDARY_COLOUR = (0, 255, 0)
@@ -69,6 +72,11 @@ def _labelled(image: np.ndarray, label: str) -> Image.Image:
     return tile
 
 
+def picture_name(sample: str) -> str:
+    """A sample's name as a file name (``seq/00017`` → ``seq_00017.png``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", sample) + ".png"
+
+
 def picture_grid(
     frame0: Tensor,
     frame2: Tensor,
@@ -109,7 +117,7 @@ def picture_grid(
         tiles.append(_labelled(image, name))
     tiles.append(_labelled(to_uint8(truth), "truth"))
     first_name, first_output = next(iter(outputs.items()))
-    tiles.append(_labelled(error_map(first_output, truth, scale=error_scale), f"|{first_name} - truth| 0-{error_scale:g}"))
+    tiles.append(_labelled(error_map(first_output, truth, scale=error_scale), f"|error| 0-{error_scale:g} {first_name}"))
 
     tile_width, tile_height = tiles[0].size
     rows = -(-len(tiles) // columns)
@@ -120,3 +128,31 @@ def picture_grid(
     with atomic_path(path) as tmp:
         grid.save(tmp, format="PNG")
     return path
+
+
+def sample_pictures(
+    interpolators: Sequence[Interpolator],
+    dataset: Dataset,
+    folder: Path,
+    *,
+    count: int,
+    error_scale: float = 0.2,
+) -> list[Path]:
+    """Grids of the first ``count`` samples of ``dataset`` in ``folder`` (one PNG per sample, named after it).
+
+    Each interpolator runs once more on those samples (a few frames; the scores come from
+    ``evaluate``). ``frame_average`` has its own tile in every grid, so it is not repeated as a
+    model; the first other interpolator gets the error map. The item's ``mask1``, where the data
+    set gives one, is drawn on the outputs.
+    """
+    models = [i for i in interpolators if i.name != "frame_average"]
+    if not models or count <= 0:
+        return []
+    written = []
+    for index in range(min(count, len(dataset))):  # type: ignore[arg-type]
+        item = dataset[index]
+        frame0, frame2 = item["frame0"], item["frame2"]
+        outputs = {model.name: model(frame0.unsqueeze(0), frame2.unsqueeze(0)).squeeze(0) for model in models}
+        path = Path(folder) / picture_name(str(item["name"]))
+        written.append(picture_grid(frame0, frame2, outputs, item["frame1"], item.get("mask1"), path, error_scale=error_scale))
+    return written

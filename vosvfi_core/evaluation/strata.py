@@ -92,7 +92,9 @@ def stratified_summary(eval_rows: pd.DataFrame, strata: pd.DataFrame, *, edges: 
     unmatched = joined[joined["motion_bin"].isna()]
     if len(unmatched):
         first = unmatched.iloc[0]
-        raise VosvfiError(f"strata table: no motion for sample {first['sample']!r} of {first['dataset']!r} ({unmatched[['dataset', 'sample']].drop_duplicates().shape[0]} sample(s) without)")
+        raise VosvfiError(
+            f"strata table: no motion for sample {first['sample']!r} of {first['dataset']!r} ({unmatched[['dataset', 'sample']].drop_duplicates().shape[0]} sample(s) without)"
+        )
     joined["value"] = pd.to_numeric(joined["value"])  # nulls arrive as None in an object column
     joined = joined.dropna(subset=["value"])
     order = {label: position for position, label in enumerate(motion_bin_labels(edges))}

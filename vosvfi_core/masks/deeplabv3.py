@@ -1,10 +1,12 @@
 """DeepLabV3-ResNet101 (21 PASCAL VOC classes) as a foreground segmenter: the paper's masks.
 
 The paper's rule: ImageNet normalisation, no resize, argmax over the 21 classes, foreground where
-the class is not background. Only the main head runs (the auxiliary head's output is never used).
-Frames are read by DataLoader workers and batched across samples, frames of one size per batch;
-on CUDA the input is pinned, the network runs channels-last under bf16 autocast, and the logits
-are upsampled in float32 so that bf16 rounding does not create ties for the argmax.
+the class is not background. Only the main head runs (the auxiliary head's output is never used),
+under ``inference_mode``, with every BatchNorm folded into its convolution and (by default) in
+channels-last memory format, which oneDNN and cuDNN both run faster. Frames are read by DataLoader
+workers and batched across samples, frames of one size per batch; on CUDA the input is pinned, the
+network runs under bf16 autocast, and the logits are upsampled in float32 so that bf16 rounding
+does not create ties for the argmax.
 
 Weights: torchvision's ``DeepLabV3_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1`` (its DEFAULT) by
 default, through :mod:`vosvfi_core.weights`; or any state dict of the same network from a file
@@ -25,7 +27,10 @@ import torch
 import torch.nn.functional as F
 from pydantic import NonNegativeInt, PositiveInt
 from torch import Tensor, nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.utils.data import DataLoader, Dataset
+from torchvision.models._utils import IntermediateLayerGetter
+from torchvision.models.resnet import Bottleneck
 from torchvision.models.segmentation import deeplabv3_resnet101 as build_torchvision_deeplabv3
 
 from vosvfi_core.data.fetch import file_sha256
@@ -42,6 +47,7 @@ __all__ = [
     "IMAGENET_STD",
     "DeepLabV3Segmenter",
     "deeplabv3_resnet101",
+    "fold_batch_norms",
     "foreground",
     "load_deeplabv3",
     "size_batches",
@@ -70,6 +76,33 @@ def load_deeplabv3(weights: Path, device: torch.device | str = "cpu") -> nn.Modu
         first = str(error).splitlines()[0][:160]
         raise VosvfiError(f"{weights} does not fit DeepLabV3-ResNet101 with 21 classes and the auxiliary head ({first})") from None
     return model.to(device).eval()
+
+
+def fold_batch_norms(model: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm into the convolution before it (in place): the same function, fewer passes over memory.
+
+    Pairs are taken where torchvision's DeepLabV3 applies them back to back: the ResNet stem and
+    bottlenecks (``convK`` then ``bnK``, downsample), and consecutive children of ``nn.Sequential``
+    (ASPP branches and the head). Each folded BatchNorm becomes an ``nn.Identity``.
+    """
+    if model.training:
+        raise ValueError("fold_batch_norms needs a model in eval mode")
+    for module in model.modules():
+        if isinstance(module, nn.Sequential):
+            children = list(module.named_children())
+            pairs = [(a, b) for (a, conv), (b, norm) in zip(children, children[1:]) if isinstance(conv, nn.Conv2d) and isinstance(norm, nn.BatchNorm2d)]
+        elif isinstance(module, Bottleneck):
+            pairs = [("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3")]
+        elif isinstance(module, IntermediateLayerGetter) and "bn1" in module._modules:
+            pairs = [("conv1", "bn1")]
+        else:
+            continue
+        for conv_name, norm_name in pairs:
+            conv, norm = getattr(module, conv_name), getattr(module, norm_name)
+            if isinstance(norm, nn.BatchNorm2d):
+                setattr(module, conv_name, fuse_conv_bn_eval(conv, norm))
+                setattr(module, norm_name, nn.Identity())
+    return model
 
 
 def foreground(model: nn.Module, images: Tensor, *, autocast: bool = False) -> Tensor:
@@ -203,7 +236,7 @@ def deeplabv3_resnet101(
     device = torch.device(device)
     path = _weights_file(weights, download)
     sha256 = file_sha256(path)
-    model = load_deeplabv3(path, device)
+    model = fold_batch_norms(load_deeplabv3(path, device))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     return DeepLabV3Segmenter(model, device, sha256, batch_size, num_workers, autocast)

@@ -12,7 +12,6 @@ metric could not be computed) and infinite values (PSNR of identical frames).
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -57,7 +56,6 @@ _KEYS = ["dataset", "split", "protocol", "metric", "sample"]
 _BOOTSTRAP_CELLS = 4_000_000  # resampled indices held at once (memory bound for large data sets)
 
 
-@functools.cache
 def metric_direction(metric: str) -> str:
     """``"higher"`` or ``"lower"`` is better: the registered metric's, else ``"higher"`` (like PSNR).
 
@@ -248,19 +246,12 @@ def comparison_markdown(frame: pd.DataFrame) -> str:
         + (f" ({resamples} resamples, seed {frame.attrs.get('seed')})." if resamples else "."),
         "",
     ]
-    columns = (["model A", "model B"] if (pairs["model_a"] != pairs["model_b"]).any() else ["model"]) + [
-        "dataset",
-        "metric",
-        "n",
-        "A",
-        "B",
-        "delta",
-        "95 % interval",
-        "better",
-    ]
+    two_models = bool((pairs["model_a"] != pairs["model_b"]).any())
+    columns = ["model A", "model B"] if two_models else ["model"]
+    columns += ["dataset", "metric", "n", "A", "B", "delta", "95 % interval", "better"]
     lines += ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in frame.itertuples(index=False):
-        models = [row.model_a, row.model_b] if len(columns) == 10 else [row.model_a]
+        models = [row.model_a, row.model_b] if two_models else [row.model_a]
         better = f"{row.better} ({row.direction} is better)" if row.significant else "—"
         interval = f"[{_number(row.ci_low)}, {_number(row.ci_high)}]"
         cells = [*models, row.dataset, row.metric, str(row.samples), _number(row.mean_a), _number(row.mean_b), _number(row.delta), interval, better]
@@ -276,7 +267,10 @@ def comparison_markdown(frame: pd.DataFrame) -> str:
 
 
 def write_comparison(frame: pd.DataFrame, out_dir: Path) -> tuple[Path, Path]:
-    """``out_dir/comparison.parquet`` and ``out_dir/comparison.md``, each written atomically."""
+    """``out_dir/comparison.parquet`` and ``out_dir/comparison.md``, each written atomically.
+
+    The bootstrap settings (``frame.attrs``) go into the Parquet file's metadata as ``vosvfi.<name>``.
+    """
     out_dir = Path(out_dir)
     parquet, markdown = out_dir / "comparison.parquet", out_dir / "comparison.md"
     table = pa.Table.from_pandas(frame[COLUMNS], preserve_index=False)

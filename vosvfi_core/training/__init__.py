@@ -5,6 +5,7 @@ from vosvfi_core.training.losses import LOSS_TERMS, LossTerm, TrainStep, parse_l
 from vosvfi_core.training.trainer import (
     RUN_SETTINGS,
     TrainProgress,
+    Trainer,
     TrainResult,
     check_trainable,
     loss_terms,
@@ -24,6 +25,7 @@ __all__ = [
     "TrainProgress",
     "TrainResult",
     "TrainStep",
+    "Trainer",
     "check_trainable",
     "loss_terms",
     "masks_available",

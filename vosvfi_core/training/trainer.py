@@ -50,6 +50,7 @@ __all__ = [
     "RUN_SETTINGS",
     "TrainProgress",
     "TrainResult",
+    "Trainer",
     "check_trainable",
     "loss_terms",
     "masks_available",
@@ -196,24 +197,39 @@ def train(
     ``best.pth``. Under ``torchrun`` every rank calls this alike. Returns the history rows of the
     whole run (on rank 0; the other ranks' are empty).
     """
-    check_trainable(config)
-    terms = loss_terms(config)
-    _check_items_have_masks(terms, dataset)
-    if validation is not None and len(validation) == 0:  # type: ignore[arg-type]
-        raise VosvfiError("the validation set is empty")
-    with distributed(resolve_device(config.device, field="train.device")) as place:
-        return _Run(config, model_block, dataset, Path(checkpoint_dir), validation, place, terms).run(progress, restart)
+    check_trainable(config)  # before joining a process group: a bad setting fails every rank at once, in one line
+    device = resolve_device(config.device, field="train.device")
+    with distributed(device) as place:
+        return Trainer(config, model_block, dataset, checkpoint_dir, validation=validation, place=place).run(progress, restart=restart)
 
 
-class _Run:
-    """One call of :func:`train`: the network, its optimiser and teacher, and the loop over steps."""
+class Trainer:
+    """One training run: the network, its optimiser and teacher, and the loop over steps.
+
+    :func:`train` is the entry point; this class is for callers that also want the trained
+    ``network`` in memory (every rank's, under data parallelism: the multi-process test reads it).
+    Settings and data are checked here, before the network is built.
+    """
 
     def __init__(
-        self, config: TrainConfig, model_block: Block, dataset: Dataset, folder: Path, validation: Dataset | None, place: Distributed, terms: list[LossTerm]
+        self,
+        config: TrainConfig,
+        model_block: Block,
+        dataset: Dataset,
+        checkpoint_dir: Path,
+        *,
+        validation: Dataset | None = None,
+        place: Distributed | None = None,
     ) -> None:
-        self.config, self.model_block, self.dataset, self.validation, self.place, self.terms = config, model_block, dataset, validation, place, terms
+        check_trainable(config)
+        self.terms = loss_terms(config)
+        _check_items_have_masks(self.terms, dataset)
+        if validation is not None and len(validation) == 0:  # type: ignore[arg-type]
+            raise VosvfiError("the validation set is empty")
+        place = place or Distributed()  # alone, unless train() joined a process group
+        self.config, self.model_block, self.dataset, self.validation, self.place = config, model_block, dataset, validation, place
         self.device = place.device(resolve_device(config.device, field="train.device"))
-        self.files = CheckpointFolder(folder, config.keep_last)
+        self.files = CheckpointFolder(Path(checkpoint_dir), config.keep_last)
         self.samples = len(dataset)  # type: ignore[arg-type]
         self.per_epoch, self.total = plan_steps(config, self.samples, place.world_size)
         self.amp = _use_amp(config, self.device)
@@ -314,7 +330,7 @@ class _Run:
         epoch_end = done % self.per_epoch == 0
         return done == self.total or (epoch_end and (done // self.per_epoch) % self.config.validate_every == 0)
 
-    def run(self, progress: Callable[[TrainProgress], None] | None, restart: bool) -> TrainResult:
+    def run(self, progress: Callable[[TrainProgress], None] | None = None, *, restart: bool = False) -> TrainResult:
         config, place = self.config, self.place
         start = self._start(restart)
         forward = wrap_for_training(self.network, place, self.device)

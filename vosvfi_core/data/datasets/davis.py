@@ -17,7 +17,6 @@ from vosvfi_core.io.images import IMAGE_SUFFIXES
 __all__ = ["DavisSequence", "DavisSequences", "DavisX2", "davis_sequence_names", "x2_triplet_count"]
 
 
-
 @dataclass(frozen=True)
 class DavisSequence:
     """One sequence: its frame files and the annotation beside each (None where a frame has none).

@@ -16,7 +16,7 @@ from vosvfi_core.io.images import IMAGE_SUFFIXES, image_size
 if TYPE_CHECKING:
     from vosvfi_core.data.sets import DataSetSpec
 
-__all__ = ["FOLDER_CATALOG", "FOLDER_PREFIX", "FRAME_NAMINGS", "FolderTriplets", "folder_spec"]
+__all__ = ["FOLDER_CATALOG", "FOLDER_PREFIX", "FRAME_NAMINGS", "FolderTriplets", "folder_root", "folder_spec"]
 
 FOLDER_PREFIX = "folder:"  # a data-set name ``folder:PATH`` reads the triplets under PATH
 FOLDER_CATALOG = "folder"  # the catalog value of such a data set: no catalog entry, a local folder read in place
@@ -87,7 +87,7 @@ def _open_folder(root: Path, split: str, *, with_masks: bool = False) -> Dataset
 
 
 def folder_spec(path: str | Path) -> DataSetSpec:
-    """The data set ``folder:PATH``: triplets under ``path`` (made absolute), no masks, nothing to download.
+    """The data set ``folder:PATH``: the triplets under ``path``, no masks, nothing to download, split ``all``.
 
     The spec's ``name`` keeps the path as written (it is what the profile and the result tables
     show); the folder itself is opened from the root the data stage passes, which for a folder
