@@ -168,7 +168,9 @@ def run_evaluate(state: RunState) -> None:
     """One task per data set (in parallel under the task runner)."""
     config, models, threads = state.profile.evaluate, _models(state), state.plan.threads_per_task
     calls = [(name, state.refs[name], models, config, state.run_folder, threads) for name in config.datasets]
-    state.rows["eval_results"] = [row for rows in _map(state, evaluate_dataset, "evaluate", calls) for row in rows]
+    for tables in _map(state, evaluate_dataset, "evaluate", calls):
+        for table, rows in tables.items():
+            state.rows.setdefault(table, []).extend(rows)
 
 
 @runs("downstream")

@@ -13,6 +13,7 @@ from vosvfi_core.data.sets import data_set
 from vosvfi_core.devices import resolve_device, set_task_threads
 from vosvfi_core.evaluation import INTERPOLATORS, METRICS, InterpolatorContext, evaluate
 from vosvfi_core.evaluation.pictures import sample_pictures
+from vosvfi_core.evaluation.strata import strata_rows
 from vosvfi_core.provenance import DataRef, Produced, Snapshot
 
 __all__ = ["evaluate_dataset"]
@@ -20,7 +21,10 @@ __all__ = ["evaluate_dataset"]
 
 @task(name="evaluate", task_run_name="evaluate-{name}", **CACHED)
 def evaluate_dataset(name: str, data: DataRef, models: dict[str, DataRef], config: EvaluateConfig, run_folder: Path, threads: int) -> Produced:
-    """eval_results rows (without run_id) of the models and baselines on ``name``, and pictures in ``run_folder/pictures/<name>``."""
+    """Rows (without run_id) by table: ``eval_results`` of the models and baselines on ``name``, and its ``sample_strata``.
+
+    Pictures of a few samples go to ``run_folder/pictures/<name>``.
+    """
     set_task_threads(threads)
     spec, pictures = data_set(name), run_folder / "pictures" / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
     dataset = spec.open_triplets(data.root, with_masks=spec.has_masks)
@@ -31,5 +35,6 @@ def evaluate_dataset(name: str, data: DataRef, models: dict[str, DataRef], confi
     scored += [INTERPOLATORS.build(block, context) for block in config.baselines]
     rows = [row for interpolator in scored for row in evaluate(interpolator, dataset, **common)]
     sample_pictures(scored, dataset, pictures, count=config.pictures)
+    strata = strata_rows(dataset, dataset_name=name, split=spec.split, max_samples=config.max_samples)
     get_run_logger().info("%s: %d rows", name, len(rows))
-    return Produced(rows, Snapshot.of(pictures))
+    return Produced({"eval_results": rows, "sample_strata": strata}, Snapshot.of(pictures))

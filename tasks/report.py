@@ -9,6 +9,7 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from tasks.caching import CACHED
+from vosvfi_core.evaluation.strata import strata_frame, stratified_summary
 from vosvfi_core.io.atomic import atomic_path
 from vosvfi_core.provenance import DataRef, Produced, Snapshot
 from vosvfi_core.results import read_table, write_table
@@ -45,7 +46,10 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
 
     Tables not in ``written_now`` were left by an earlier invocation; the report says so.
     """
-    summaries = {name: SUMMARIES[name](read_table(ref.root, name)) for name, ref in sorted(tables.items())}
+    frames = {name: read_table(ref.root, name) for name, ref in sorted(tables.items())}
+    summaries = {name: SUMMARIES[name](frame) for name, frame in frames.items() if name in SUMMARIES}
+    if "eval_results" in frames and "sample_strata" in frames:
+        summaries["eval_results_by_motion"] = stratified_summary(frames["eval_results"], strata_frame(frames["sample_strata"]))
     pictures = sorted((run_folder / "pictures").rglob("*.png")) if (run_folder / "pictures").is_dir() else []
     figures = sorted((run_folder / "figures").glob("*.png")) if (run_folder / "figures").is_dir() else []
     inputs = ReportInputs(
@@ -53,6 +57,7 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
         profile=profile,
         run_folder=run_folder,
         eval_summary=summaries.get("eval_results", []),
+        motion_summary=summaries.get("eval_results_by_motion", []),
         train_summary=summaries.get("train_history", []),
         downstream_summary=summaries.get("downstream_results", []),
         masks_summary=summaries.get("masks_manifest", []),

@@ -77,6 +77,8 @@ def test_exception_a_term_needing_a_teacher_is_refused(tmp_path: Path) -> None:
         LOSS_TERMS.unregister("toy_teacher_term")
     with pytest.raises(VosvfiError, match="the seg term needs a VOS teacher"):
         check_trainable(_config(losses=VOS_LOSSES))
+    with pytest.raises(VosvfiError, match=r"train.teacher.weights: file not found: .*stcn.pth"):
+        check_trainable(_config(losses=VOS_LOSSES, teacher={"type": "stcn", "weights": str(tmp_path / "stcn.pth")}))
     assert not list(tmp_path.iterdir())
 
 
@@ -243,7 +245,7 @@ def test_exception_init_from_another_architecture_is_one_line(tmp_path: Path) ->
     save_checkpoint(tmp_path / "plus.pth", MODELS.build({"type": "adacof", "kernel_size": 11, "dilation": 2}), epoch=1)
     with pytest.raises(VosvfiError, match=r"plus.pth does not fit AdaCoF: .*mis-shaped keys"):
         train(_config(max_steps=1, init_from=tmp_path / "plus.pth"), ADACOF, _RandomFlipTriplets(4), tmp_path / "run")
-    with pytest.raises(VosvfiError, match="checkpoint not found"):
+    with pytest.raises(VosvfiError, match="train.init_from: checkpoint not found: .*missing.pth"):
         train(_config(max_steps=1, init_from=tmp_path / "missing.pth"), ADACOF, _RandomFlipTriplets(4), tmp_path / "run")
 
 

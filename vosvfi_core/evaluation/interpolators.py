@@ -38,7 +38,7 @@ class Interpolator:
         return self.fn(frame0, frame2)
 
 
-INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", builtins=("vosvfi_core.evaluation.interpolators",))
+INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", builtins=("vosvfi_core.evaluation.interpolators", "vosvfi_core.evaluation.dis_flow"))
 
 
 def model_interpolator(model: torch.nn.Module, name: str = "adacof") -> Interpolator:

@@ -44,4 +44,6 @@ class Metric:
         return "higher" if self.higher_is_better else "lower"
 
 
-METRICS: Registry[Metric] = Registry("metric", builtins=("vosvfi_core.evaluation.metrics",))
+METRICS: Registry[Metric] = Registry(
+    "metric", builtins=("vosvfi_core.evaluation.metrics", "vosvfi_core.evaluation.pyiqa_metrics", "vosvfi_core.evaluation.object_metrics")
+)

@@ -26,7 +26,7 @@ from torch import Tensor
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.evaluation.flow import dis_flows, occluded
 
-__all__ = ["MOTION_EDGES", "motion_bin", "motion_bin_labels", "sample_motion", "stratified_summary"]
+__all__ = ["MOTION_EDGES", "STRATA_CONVENTION", "motion_bin", "motion_bin_labels", "sample_motion", "strata_frame", "strata_rows", "stratified_summary"]
 
 MOTION_EDGES: tuple[float, ...] = (0, 2, 5, 10, 20, math.inf)
 _GROUP = ["model", "dataset", "protocol", "metric"]
@@ -106,3 +106,22 @@ def stratified_summary(eval_rows: pd.DataFrame, strata: pd.DataFrame, *, edges: 
     summary["_order"] = summary["motion_bin"].map(order)
     summary = summary.sort_values([*_GROUP, "_order"]).drop(columns="_order")
     return [{key: (value.item() if hasattr(value, "item") else value) for key, value in record.items()} for record in summary.to_dict("records")]
+
+
+STRATA_CONVENTION = "DIS medium on 8-bit grey, both directions; occluded: forward-backward check ALPHA 0.01, BETA 0.5 px^2, flow leaving the frame"
+
+
+def strata_rows(dataset: Any, *, dataset_name: str, split: str, max_samples: int | None = None) -> list[dict[str, Any]]:
+    """Rows of the ``sample_strata`` table (without run_id): each sample's ``motion_px`` and ``occluded_fraction``."""
+    count = len(dataset) if not max_samples else min(len(dataset), max_samples)
+    rows = []
+    for index in range(count):
+        item = dataset[index]
+        common = {"dataset": dataset_name, "split": split, "sample": str(item["name"]), "convention": STRATA_CONVENTION}
+        rows += [{**common, "quantity": name, "value": value} for name, value in sample_motion(item["frame0"], item["frame2"]).items()]
+    return rows
+
+
+def strata_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """The long ``sample_strata`` rows as one row per (dataset, sample) with ``motion_px`` and ``occluded_fraction`` columns."""
+    return rows.pivot_table(index=["dataset", "sample"], columns="quantity", values="value", aggfunc="first").reset_index()

@@ -55,6 +55,7 @@ class ReportInputs:
     profile: str
     run_folder: Path
     eval_summary: list[dict[str, Any]] = field(default_factory=list)
+    motion_summary: list[dict[str, Any]] = field(default_factory=list)  # eval means per motion bin (protocol, metric, model)
     train_summary: list[dict[str, Any]] = field(default_factory=list)
     downstream_summary: list[dict[str, Any]] = field(default_factory=list)
     masks_summary: list[dict[str, Any]] = field(default_factory=list)
@@ -104,6 +105,11 @@ def build_report(inputs: ReportInputs, baselines: list[Baseline] | None = None) 
         if other:
             keys = ["dataset", "model", "protocol"]
             parts += ["Other protocols:", "", markdown_table(pivot(other, keys, "metric", "mean")), ""]
+        by_motion = [r for r in inputs.motion_summary if r["protocol"] == "float"]
+        if by_motion:
+            parts += ["By motion (mean DIS flow length between the inputs; protocol `float`):", ""]
+            rows = pivot([{**r, "bin": f"{r['motion_bin']} (n={r['samples']})"} for r in by_motion], ["dataset", "bin", "model"], "metric", "mean")
+            parts += [markdown_table(rows), ""]
         notes = _notes(inputs.eval_summary)
         if notes:
             parts += ["Metrics without a value:", "", *notes, ""]
@@ -115,7 +121,12 @@ def build_report(inputs: ReportInputs, baselines: list[Baseline] | None = None) 
         parts.append(f"Source: {source}.")
     parts += ["The VOS-VFI paper's own figures are not recorded yet.", ""]
     if inputs.train_summary:
-        parts += ["## Training (first and last logged step)", "", markdown_table(pivot(inputs.train_summary, ["model", "step", "epoch"], "quantity", "value")), ""]
+        parts += [
+            "## Training (first and last logged step)",
+            "",
+            markdown_table(pivot(inputs.train_summary, ["model", "step", "epoch"], "quantity", "value")),
+            "",
+        ]
     if inputs.downstream_summary:
         parts += ["## Downstream checks (means)", ""]
         for check in dict.fromkeys(r["check"] for r in inputs.downstream_summary):

@@ -63,8 +63,21 @@ DOWNSTREAM_RESULTS = pa.schema(
     ]
 )
 
+SAMPLE_STRATA = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("sample", pa.string(), nullable=False),
+        pa.field("quantity", pa.string(), nullable=False),  # "motion_px" (mean DIS flow length), "occluded_fraction"
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("convention", pa.string(), nullable=False),  # how it was measured (flow method, consistency thresholds)
+    ]
+)
+
 SCHEMAS: dict[str, pa.Schema] = {
     "eval_results": EVAL_RESULTS,
+    "sample_strata": SAMPLE_STRATA,
     "train_history": TRAIN_HISTORY,
     "masks_manifest": MASKS_MANIFEST,
     "downstream_results": DOWNSTREAM_RESULTS,

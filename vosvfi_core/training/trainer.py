@@ -118,7 +118,13 @@ def masks_available(dataset: str) -> bool:
 
 def check_trainable(config: TrainConfig) -> None:
     """Refuse settings this trainer cannot honour (before hours of data preparation, not after)."""
-    for term in loss_terms(config):
+    terms = loss_terms(config)
+    weights = config.teacher.kwargs.get("weights") if config.teacher is not None else None
+    if weights is not None and any(term.needs_teacher for term in terms) and not Path(weights).is_file():
+        raise VosvfiError(f"train.teacher.weights: file not found: {weights}")
+    if config.init_from is not None and not config.init_from.is_file():
+        raise VosvfiError(f"train.init_from: checkpoint not found: {config.init_from}")
+    for term in terms:
         if term.needs_teacher and config.teacher is None:
             raise VosvfiError(f"train.losses: the {term.name} term needs a VOS teacher; set train.teacher ({{type: stcn, weights: …}} or {{type: pixel_affinity}})")
         if term.needs_masks and not masks_available(config.dataset):
