@@ -78,6 +78,27 @@ def _run_stage(args: argparse.Namespace) -> int:
     return _execute(args, args.stage, [args.stage])
 
 
+def _flow_list(values: list[str]) -> str:
+    """``["a", "b"]`` as a YAML flow list for an override (each entry a name or a ``{type: …}`` block)."""
+    return "[" + ", ".join(values) + "]"
+
+
+def _score_checkpoint(args: argparse.Namespace) -> int:
+    """``vosvfi evaluate`` / ``vosvfi downstream``: the pipeline's stage on a checkpoint file, nothing trained."""
+    checkpoint = Path(args.checkpoint).absolute()
+    if not checkpoint.is_file():
+        raise VosvfiError(f"checkpoint not found: {checkpoint}")
+    args.set = [f"evaluate.checkpoint={checkpoint}", *args.set]
+    section = "evaluate" if args.stage == "evaluate" else "downstream"
+    for field, values in (("datasets", getattr(args, "dataset", None)), ("metrics", getattr(args, "metric", None)), ("checks", getattr(args, "check", None))):
+        if values:
+            args.set.append(f"{section}.{field}={_flow_list(values)}")
+    if args.baseline:
+        args.set.append(f"{section}.baselines={_flow_list(args.baseline)}")
+    args.run_id = args.run_id or f"{args.stage}-{checkpoint.stem}"
+    return _execute(args, args.stage, [args.stage])
+
+
 def _serve(args: argparse.Namespace) -> int:
     plan: RunPlan = plan_run(args.profile, [])
     from flows.serve import serve
@@ -106,6 +127,26 @@ def register(subparsers: Any) -> None:
     run.add_argument("stage", metavar="STAGE", help=", ".join(STAGE_NAMES))
     _common(run)
     run.set_defaults(handler=_run_stage)
+
+    evaluate = subparsers.add_parser("evaluate", help="score a checkpoint on evaluation data sets (the pipeline's evaluate stage, nothing trained)")
+    evaluate.add_argument("checkpoint", metavar="CKPT", help="a checkpoint file (ours, exported, or a published AdaCoF one)")
+    evaluate.add_argument("--dataset", action="append", metavar="NAME", help="a data set name or folder:PATH (repeatable; default: the profile's)")
+    evaluate.add_argument("--metric", action="append", metavar="NAME", help="a registered metric (repeatable; default: the profile's)")
+    evaluate.add_argument("--baseline", action="append", metavar="NAME", help="a registered baseline (repeatable; default: the profile's)")
+    _common(evaluate)
+    evaluate.set_defaults(handler=_score_checkpoint, stage="evaluate")
+
+    downstream = subparsers.add_parser("downstream", help="run downstream checks of a checkpoint (DAVIS J&F, tracking; nothing trained)")
+    downstream.add_argument("checkpoint", metavar="CKPT", help="a checkpoint file")
+    downstream.add_argument(
+        "--check",
+        action="append",
+        metavar="BLOCK",
+        help="a check, e.g. davis_jf or '{type: tracking_accuracy, dataset: otb100}' (repeatable; default: the profile's)",
+    )
+    downstream.add_argument("--baseline", action="append", metavar="NAME", help="a registered baseline (repeatable; default: the profile's)")
+    _common(downstream)
+    downstream.set_defaults(handler=_score_checkpoint, stage="downstream")
 
     serve = subparsers.add_parser("serve", help="serve the pipeline and stage flows as deployments for the Prefect UI")
     serve.add_argument("--profile", default="demo", help="the default profile of the deployments; its task runner is used")

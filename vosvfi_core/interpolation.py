@@ -29,7 +29,6 @@ __all__ = [
     "model_interpolator",
     "interpolate_pair",
     "midpoints",
-    "inbetween_frames",
     "list_frames",
     "output_frame_name",
 ]
@@ -136,12 +135,6 @@ def midpoints(interpolator: Interpolator, frame0: Tensor, frame2: Tensor, factor
     # Both halves of every pair form one level: [frame0 | middle] against [middle | frame2].
     halves = midpoints(interpolator, torch.cat([frame0, middle]), torch.cat([middle, frame2]), factor // 2, batch=batch)
     return [h[:pairs] for h in halves] + [middle] + [h[pairs:] for h in halves]
-
-
-def inbetween_frames(model: nn.Module, frame0: Tensor, frame2: Tensor, factor: int) -> list[Tensor]:
-    """The ``factor - 1`` frames between two ``[3, H, W]`` frames in time order, by recursive midpoints."""
-    frames = midpoints(model_interpolator(model), frame0.unsqueeze(0), frame2.unsqueeze(0), factor)
-    return [frame.squeeze(0) for frame in frames]
 
 
 def _natural_key(path: Path) -> list[object]:

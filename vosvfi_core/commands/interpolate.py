@@ -125,10 +125,13 @@ def _run_video(args: argparse.Namespace) -> int:
             sink = VideoFileSink(output, settings, audio=source.audio) if to_video else FrameFolderSink(output, suffix=suffix, expected_frames=expected)
         except OSError as error:
             raise VosvfiError(f"cannot write {output}: {error}") from None
-        with tqdm(total=expected, unit="frame", desc="interpolating", disable=True if args.quiet else None, dynamic_ncols=True) as bar:
-            result = interpolate_stream(
-                source, sink, interpolator, factor=factor, batch=args.batch, scene_threshold=args.scene_threshold, device=device, on_frame=bar.update
-            )
+        try:
+            with tqdm(total=expected, unit="frame", desc="interpolating", disable=True if args.quiet else None, dynamic_ncols=True) as bar:
+                result = interpolate_stream(
+                    source, sink, interpolator, factor=factor, batch=args.batch, scene_threshold=args.scene_threshold, device=device, on_frame=bar.update
+                )
+        except OSError as error:  # a full disk or a vanished input frame mid-stream
+            raise VosvfiError(str(error)) from None
     finally:
         source.close()
     _notes(source.notes)
