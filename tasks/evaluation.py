@@ -28,7 +28,7 @@ def evaluate_dataset(name: str, data: DataRef, models: dict[str, DataRef], confi
     set_task_threads(threads)
     spec, pictures = data_set(name), run_folder / "pictures" / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
     dataset = spec.open_triplets(data.root, with_masks=spec.has_masks)
-    context = InterpolatorContext(resolve_device(config.device, field="evaluate.device"))
+    context = InterpolatorContext(resolve_device(config.device, field="evaluate.device"), tile=config.tile, overlap=config.overlap)
     metrics = [METRICS.build(block) for block in config.metrics]
     common = {"metrics": metrics, "dataset_name": name, "split": spec.split, "protocols": config.protocols, "max_samples": config.max_samples}
     scored = [INTERPOLATORS.build({"type": "checkpoint", "path": ref.root, "name": model}, context) for model, ref in models.items()]

@@ -122,3 +122,21 @@ def test_feature_foreground_psnr_rows() -> None:
     mask[4:12, 4:12] = True
     expected = masked_psnr((item["frame0"] + item["frame2"]) / 2, item["frame1"], mask)
     assert rows[0]["value"] == pytest.approx(expected)
+
+
+def test_feature_tiled_model_equals_whole_frame_where_both_fit() -> None:
+    from vosvfi_core.evaluation.interpolators import model_interpolator
+
+    class PixelMix(torch.nn.Module):  # a per-pixel network: tiles cannot change its output
+        def __init__(self) -> None:
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.tensor(0.3))
+
+        def forward(self, frame0: torch.Tensor, frame2: torch.Tensor) -> torch.Tensor:
+            return self.weight * frame0 + (1 - self.weight) * frame2 + 0.1  # unclamped on purpose
+
+    frame0, frame2 = torch.rand(1, 3, 96, 160), torch.rand(1, 3, 96, 160)
+    whole = model_interpolator(PixelMix(), "mix")(frame0, frame2)
+    tiles = model_interpolator(PixelMix(), "mix", tile=64, overlap=16)(frame0, frame2)
+    torch.testing.assert_close(tiles, whole, rtol=0, atol=1e-6)
+    assert whole.max() > 1  # the float protocol scores the unclamped output

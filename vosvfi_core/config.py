@@ -20,6 +20,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     Field,
+    NonNegativeInt,
     PositiveInt,
     StringConstraints,
     ValidationError,
@@ -120,6 +121,10 @@ class EvaluateConfig(Section):
     baselines: Annotated[list[InterpolatorBlock], AfterValidator(unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
     max_samples: PositiveInt | None = None  # per data set; None evaluates all
     pictures: int = Field(default=3, ge=0)  # interpolated examples saved per data set
+    # Frames larger than tile px go through the model in overlapping tiles (0: always whole);
+    # where a frame fits, tiled and whole-frame outputs are the same.
+    tile: NonNegativeInt = 1024
+    overlap: NonNegativeInt = 128
     device: Device = "auto"
 
 

@@ -16,7 +16,9 @@ import torch
 from torch import Tensor
 
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.interpolation import TILE_MULTIPLE
 from vosvfi_core.registry import Registry
+from vosvfi_core.tiling import tiled
 
 __all__ = ["INTERPOLATORS", "Interpolator", "InterpolatorContext", "frame_average", "model_interpolator"]
 
@@ -27,6 +29,8 @@ class InterpolatorContext:
 
     device: torch.device
     trained_checkpoint: Path | None = None  # the checkpoint the run's train stage produced
+    tile: int = 0  # networks see frames larger than this in overlapping tiles (0: always whole)
+    overlap: int = 0
 
 
 @dataclass(frozen=True)
@@ -41,15 +45,19 @@ class Interpolator:
 INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", builtins=("vosvfi_core.evaluation.interpolators", "vosvfi_core.evaluation.dis_flow"))
 
 
-def model_interpolator(model: torch.nn.Module, name: str = "adacof") -> Interpolator:
-    """A network as an interpolator: inputs moved to its device, output back on the CPU."""
+def model_interpolator(model: torch.nn.Module, name: str = "adacof", *, tile: int = 0, overlap: int = 0) -> Interpolator:
+    """A network as an interpolator: inputs moved to its device, output (unclamped) back on the CPU.
+
+    Frames larger than ``tile`` go through in overlapping tiles blended smoothly (:mod:`vosvfi_core.tiling`).
+    """
     device = next(model.parameters()).device
 
     @torch.no_grad()
-    def interpolate(frame0: Tensor, frame2: Tensor) -> Tensor:
-        return model(frame0.to(device), frame2.to(device)).cpu()
+    def network(frame0: Tensor, frame2: Tensor) -> Tensor:
+        return model(frame0.to(device), frame2.to(device))
 
-    return Interpolator(name, interpolate)
+    run = tiled(network, tile=tile, overlap=overlap, multiple=TILE_MULTIPLE)
+    return Interpolator(name, lambda frame0, frame2: run(frame0, frame2).cpu())
 
 
 def _average(frame0: Tensor, frame2: Tensor) -> Tensor:
@@ -68,7 +76,7 @@ def checkpoint(context: InterpolatorContext, *, path: Path, name: str = "checkpo
     from vosvfi_core.checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(path, device=context.device)
-    return model_interpolator(model, name)
+    return model_interpolator(model, name, tile=context.tile, overlap=context.overlap)
 
 
 @INTERPOLATORS.register("trained")

@@ -4,8 +4,8 @@ from vosvfi_core.training.checkpoints import BEST_NAME, CHECKPOINT_NAME, MODEL_N
 from vosvfi_core.training.losses import LOSS_TERMS, LossTerm, TrainStep, parse_loss_string
 from vosvfi_core.training.trainer import (
     RUN_SETTINGS,
-    TrainProgress,
     Trainer,
+    TrainProgress,
     TrainResult,
     check_trainable,
     loss_terms,
