@@ -4,8 +4,9 @@
 
 A step is what the trainer does per batch: AdaCoF's ``forward_train``, the loss terms, backward and
 an Adamax step. Variants: plain (``charbonnier + g_spatial + g_occlusion``), and those terms plus
-``seg + cons`` with the weight-free pixel-affinity teacher (default settings) and with STCN (random
-weights: the cost does not depend on them). The variants run in turn within each repeat, so that
+``seg + cons`` with the weight-free pixel-affinity teacher (default settings, stride 2, and at
+stride 4: its affinity has (H·W/stride²)² entries) and with STCN (random weights: the cost does not
+depend on them). The variants run in turn within each repeat, so that
 load on a shared machine falls on all of them alike; medians after one warm-up step each.
 """
 
@@ -85,6 +86,7 @@ def main() -> None:
     variants = {
         "plain": _step_function(network, clip, PLAIN, None, args.amp),
         "seg+cons, pixel_affinity": _step_function(network, clip, VOS, PixelAffinityPropagator(), args.amp),
+        "seg+cons, pixel_affinity stride 4": _step_function(network, clip, VOS, PixelAffinityPropagator(stride=4), args.amp),
         "seg+cons, stcn (random weights)": _step_function(network, clip, VOS, stcn().to(device), args.amp),
     }
     times: dict[str, list[float]] = {label: [] for label in variants}

@@ -189,7 +189,8 @@ if missing:
 def run_report(state: RunState) -> ReportOutput:
     _call(state, write_tables, "report", state.plan.run_id, state.run_folder, state.rows)
     tables = {name: DataRef(name, path) for name, path in existing_tables(state.run_folder).items()}
-    return _call(state, write_report, "report", state.plan.run_id, state.profile.name, state.run_folder, tables, sorted(state.rows))
+    args = (state.plan.run_id, state.profile.name, state.run_folder, tables, sorted(state.rows), state.profile.comparisons)
+    return _call(state, write_report, "report", *args)
 
 
 def _json_safe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

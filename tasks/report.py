@@ -9,10 +9,12 @@ from typing import Any
 from prefect import get_run_logger, task
 
 from tasks.caching import CACHED
+from vosvfi_core.config import Comparison
 from vosvfi_core.evaluation.strata import strata_frame, stratified_summary
 from vosvfi_core.io.atomic import atomic_path
 from vosvfi_core.provenance import DataRef, Produced, Snapshot
 from vosvfi_core.results import read_table, write_table
+from vosvfi_core.results.compare import compare_model_groups, write_comparison
 from vosvfi_core.results.report import ReportInputs, build_report
 from vosvfi_core.results.summaries import SUMMARIES
 
@@ -41,8 +43,8 @@ def write_tables(run_id: str, run_folder: Path, rows: dict[str, list[dict[str, A
 
 
 @task(name="write-report", **CACHED)
-def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, DataRef], written_now: list[str]) -> Produced:
-    """Summaries of every table of the run and the Markdown report (``run_folder/report.md``).
+def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, DataRef], written_now: list[str], comparisons: list[Comparison]) -> Produced:
+    """Summaries of every table of the run, the profile's comparisons, and the Markdown report (``run_folder/report.md``).
 
     Tables not in ``written_now`` were left by an earlier invocation; the report says so.
     """
@@ -50,6 +52,11 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
     summaries = {name: SUMMARIES[name](frame) for name, frame in frames.items() if name in SUMMARIES}
     if "eval_results" in frames and "sample_strata" in frames:
         summaries["eval_results_by_motion"] = stratified_summary(frames["eval_results"], strata_frame(frames["sample_strata"]))
+    compared = []
+    for comparison in comparisons if "eval_results" in frames else []:
+        frame = compare_model_groups(frames["eval_results"], comparison.a, comparison.b, run_id=run_id, protocol=comparison.protocol)
+        parquet, markdown_file = write_comparison(frame, run_folder / "comparisons" / comparison.name)
+        compared.append((comparison.name, markdown_file.read_text(encoding="utf-8")))
     pictures = sorted((run_folder / "pictures").rglob("*.png")) if (run_folder / "pictures").is_dir() else []
     figures = sorted((run_folder / "figures").glob("*.png")) if (run_folder / "figures").is_dir() else []
     inputs = ReportInputs(
@@ -64,6 +71,7 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
         tables=[ref.root for _, ref in sorted(tables.items())],
         pictures=pictures,
         figures=figures,
+        comparisons=compared,
         kept=[name for name in tables if name not in written_now],
     )
     markdown = build_report(inputs)

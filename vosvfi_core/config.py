@@ -48,6 +48,7 @@ __all__ = [
     "EvaluateConfig",
     "MasksConfig",
     "Profile",
+    "Comparison",
     "ThreadsRunner",
     "TrainConfig",
     "config_hash",
@@ -136,6 +137,15 @@ class DownstreamConfig(Section):
     device: Device = "auto"
 
 
+class Comparison(Section):
+    """Two groups of this run's models compared on every evaluated sample (paired bootstrap), e.g. a variant over seeds."""
+
+    name: VariantName
+    a: list[str] = Field(min_length=1)
+    b: list[str] = Field(min_length=1)
+    protocol: Literal["float", "uint8"] = "float"
+
+
 class Profile(Section):
     name: str
     description: str = ""
@@ -150,6 +160,7 @@ class Profile(Section):
     variants: dict[VariantName, dict[str, Any]] = {}
     evaluate: EvaluateConfig = EvaluateConfig()
     downstream: DownstreamConfig = DownstreamConfig()
+    comparisons: list[Comparison] = []  # written into the report from the evaluation results
 
     def trainings(self) -> dict[str, TrainConfig]:
         """The train section of each model the train stage produces, by name."""
@@ -172,6 +183,15 @@ class Profile(Section):
                 field = ".".join(str(part) for part in first["loc"])
                 message = "unknown field" if first["type"] == "extra_forbidden" else first["msg"].removeprefix("Value error, ")
                 raise ValueError(f"variants.{name}.{field}: {message}") from None
+        return self
+
+    @model_validator(mode="after")
+    def _comparisons_name_models(self) -> Profile:
+        scored = set(self.trainings()) | {str(b.kwargs.get("name", b.type)) for b in self.evaluate.baselines}
+        for index, comparison in enumerate(self.comparisons):
+            for model in (*comparison.a, *comparison.b):
+                if model not in scored and self.evaluate.checkpoint is None:
+                    raise ValueError(f"comparisons.{index}: {model!r} is not a model this run scores; models: {', '.join(sorted(scored))}")
         return self
 
     @model_validator(mode="after")

@@ -182,23 +182,27 @@ class AdaCoFNet(nn.Module):
 
     def _interpolate(self, frame0: Tensor, frame2: Tensor, *, with_regularisers: bool) -> AdaCoFOutput:
         if frame0.shape != frame2.shape or frame0.dim() != 4 or frame0.shape[1] != 3:
-            raise ValueError(
-                f"expected two [B, 3, H, W] frames of one shape, got {tuple(frame0.shape)} and {tuple(frame2.shape)}"
-            )
+            raise ValueError(f"expected two [B, 3, H, W] frames of one shape, got {tuple(frame0.shape)} and {tuple(frame2.shape)}")
         height, width = frame0.shape[-2:]
         frame0 = _pad_to_multiple(frame0, SIZE_MULTIPLE)
         frame2 = _pad_to_multiple(frame2, SIZE_MULTIPLE)
-        weight1, alpha1, beta1, weight2, alpha2, beta2, occlusion = self.get_kernel(
-            frame0 - self._mean, frame2 - self._mean
-        )
+        weight1, alpha1, beta1, weight2, alpha2, beta2, occlusion = self.get_kernel(frame0 - self._mean, frame2 - self._mean)
         pad = self.warp_padding
         warped0 = adacof_sample(
-            F.pad(frame0, (pad,) * 4, mode="replicate"), weight1, alpha1, beta1,
-            dilation=self.dilation, mode=self.sampling_mode,
+            F.pad(frame0, (pad,) * 4, mode="replicate"),
+            weight1,
+            alpha1,
+            beta1,
+            dilation=self.dilation,
+            mode=self.sampling_mode,
         )
         warped2 = adacof_sample(
-            F.pad(frame2, (pad,) * 4, mode="replicate"), weight2, alpha2, beta2,
-            dilation=self.dilation, mode=self.sampling_mode,
+            F.pad(frame2, (pad,) * 4, mode="replicate"),
+            weight2,
+            alpha2,
+            beta2,
+            dilation=self.dilation,
+            mode=self.sampling_mode,
         )
         frame = (occlusion * warped0 + (1 - occlusion) * warped2)[..., :height, :width]
         if not with_regularisers:

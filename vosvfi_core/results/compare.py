@@ -226,6 +226,47 @@ def compare_runs(
     return frame
 
 
+def compare_model_groups(
+    eval_results: pd.DataFrame,
+    models_a: Sequence[str],
+    models_b: Sequence[str],
+    *,
+    run_id: str = "",
+    protocol: str = "float",
+    resamples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Two groups of models of one run (e.g. one variant over several seeds) compared as :func:`compare_runs` does.
+
+    Each group's value of a sample is the mean over the group's models, so the bootstrap resamples
+    samples with the seeds' average held together, and a single lucky seed cannot decide it.
+    """
+    present = set(eval_results["model"])
+    for model in (*models_a, *models_b):
+        if model not in present:
+            raise VosvfiError(f"comparison: run {run_id or '?'} has no model {model!r}; its models: {', '.join(sorted(present))}")
+    scored = eval_results[eval_results["protocol"] == protocol]
+
+    def group_values(models: Sequence[str]) -> pd.Series:
+        rows = scored[scored["model"].isin(models)].assign(value=lambda f: f["value"].astype(float))
+        return rows.groupby(_KEYS)["value"].mean()
+
+    label_a, label_b = "+".join(models_a), "+".join(models_b)
+    groups_a, groups_b = _by_group(group_values(models_a)), _by_group(group_values(models_b))
+    empty = pd.Series([], dtype=float)
+    rows = []
+    for key in sorted(set(groups_a) | set(groups_b)):
+        dataset, split, group_protocol, metric = key
+        direction = metric_direction(metric)
+        stats = _group_row(groups_a.get(key, empty), groups_b.get(key, empty), resamples=resamples, seed=seed)
+        identity = {"run_a": run_id, "model_a": label_a, "run_b": run_id, "model_b": label_b, "dataset": dataset, "split": split, "protocol": group_protocol}
+        significant = bool(stats["samples"] and not (stats["ci_low"] <= 0 <= stats["ci_high"]))
+        rows.append({**identity, "metric": metric, "direction": direction, **stats, "better": _better(stats["delta"], direction), "significant": significant})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame.attrs.update({"resamples": resamples, "seed": seed, "level": 0.95})
+    return frame
+
+
 def _number(value: float) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"

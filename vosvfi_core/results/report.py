@@ -62,6 +62,7 @@ class ReportInputs:
     tables: list[Path] = field(default_factory=list)
     pictures: list[Path] = field(default_factory=list)
     figures: list[Path] = field(default_factory=list)  # plots of the downstream checks, shown inline
+    comparisons: list[tuple[str, str]] = field(default_factory=list)  # (name, Markdown) of the profile's comparisons
     kept: list[str] = field(default_factory=list)  # tables left from an earlier invocation, not rewritten now
 
 
@@ -115,6 +116,8 @@ def build_report(inputs: ReportInputs, baselines: list[Baseline] | None = None) 
             parts += ["Metrics without a value:", "", *notes, ""]
     else:
         parts += ["_No evaluation in this run._", ""]
+    for name, markdown in inputs.comparisons:
+        parts += [f"## Comparison `{name}`", "", markdown.split("\n", 1)[1].strip(), ""]
     parts += ["## Published baselines", ""]
     parts += [markdown_table([{"model": b.model, "dataset": b.dataset, "psnr": b.psnr, "ssim": b.ssim} for b in baselines]), ""]
     for source in sorted({b.source for b in baselines}):

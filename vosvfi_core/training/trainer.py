@@ -126,9 +126,13 @@ def check_trainable(config: TrainConfig) -> None:
         raise VosvfiError(f"train.init_from: checkpoint not found: {config.init_from}")
     for term in terms:
         if term.needs_teacher and config.teacher is None:
-            raise VosvfiError(f"train.losses: the {term.name} term needs a VOS teacher; set train.teacher ({{type: stcn, weights: …}} or {{type: pixel_affinity}})")
+            raise VosvfiError(
+                f"train.losses: the {term.name} term needs a VOS teacher; set train.teacher ({{type: stcn, weights: …}} or {{type: pixel_affinity}})"
+            )
         if term.needs_masks and not masks_available(config.dataset):
-            raise VosvfiError(f"train.losses: the {term.name} term needs object masks, and {config.dataset} neither has them nor gets them from the masks stage")
+            raise VosvfiError(
+                f"train.losses: the {term.name} term needs object masks, and {config.dataset} neither has them nor gets them from the masks stage"
+            )
 
 
 def _check_items_have_masks(terms: list[LossTerm], dataset: Dataset) -> None:
