@@ -121,7 +121,10 @@ def _backends(device: torch.device) -> list[str]:
 
 def _run_child(row: dict, extra_env: dict[str, str] | None = None) -> dict[str, float]:
     child = subprocess.run(
-        [sys.executable, __file__, "--row", json.dumps(row)], capture_output=True, text=True, check=True,
+        [sys.executable, __file__, "--row", json.dumps(row)],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, **(extra_env or {})},
     )
     return json.loads(child.stdout.strip().splitlines()[-1])
@@ -138,15 +141,9 @@ def main() -> None:
         return
 
     device = torch.device(args.device)
-    memory = (
-        "torch.cuda.max_memory_allocated" if device.type == "cuda"
-        else "ru_maxrss growth over the RSS before, with MALLOC_MMAP_THRESHOLD_=65536"
-    )
+    memory = "torch.cuda.max_memory_allocated" if device.type == "cuda" else "ru_maxrss growth over the RSS before, with MALLOC_MMAP_THRESHOLD_=65536"
     print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} peak memory: {memory}")
-    print(
-        f"{'case':>20} {'mode':>9} {'backend':>7} {'inputs_MB':>9} {'fwd_s':>8} {'fwd_peak_MB':>11} "
-        f"{'fwd+bwd_s':>9} {'fwd+bwd_peak_MB':>15}"
-    )
+    print(f"{'case':>20} {'mode':>9} {'backend':>7} {'inputs_MB':>9} {'fwd_s':>8} {'fwd_peak_MB':>11} {'fwd+bwd_s':>9} {'fwd+bwd_peak_MB':>15}")
     for case, height, width, _, _ in CASES:
         repeats = 1 if device.type == "cpu" and height * width > 1_000_000 else args.repeats
         for mode in MODES:

@@ -100,7 +100,9 @@ def main() -> None:
             _synchronise(device)
             times[label].append(time.perf_counter() - start)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    print(f"device={name} threads={torch.get_num_threads()} torch={torch.__version__} size={args.size}x{args.size} batch={args.batch} amp={args.amp} repeats={args.repeats}")
+    print(
+        f"device={name} threads={torch.get_num_threads()} torch={torch.__version__} size={args.size}x{args.size} batch={args.batch} amp={args.amp} repeats={args.repeats}"
+    )
     plain = statistics.median(times["plain"])
     print(f"{'variant':<34} {'median_s':>9} {'min_s':>8} {'ratio':>6}")
     for label, values in times.items():

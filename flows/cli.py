@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     from vosvfi_core.commands import data as data_commands
     from vosvfi_core.commands import export as export_commands
     from vosvfi_core.commands import interpolate as interpolate_commands
+    from vosvfi_core.commands import masks as masks_commands
+    from vosvfi_core.commands import train as train_commands
 
     parser = _Parser(prog="vosvfi", description="VOS-aware video frame interpolation: interpolate, data, pipeline.")
     parser.add_argument("--version", action="version", version=f"vosvfi {__version__}")
@@ -35,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     export_commands.register(subparsers)
     data_commands.register(subparsers)
     compare_commands.register(subparsers)
+    masks_commands.register(subparsers)
+    train_commands.register(subparsers)
     pipeline_commands.register(subparsers)
     return parser
 

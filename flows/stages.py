@@ -29,17 +29,16 @@ from tasks.progress import artifact_key
 from tasks.report import ReportOutput, write_report, write_tables
 from tasks.training import train_model
 from vosvfi_core.data.catalog import data_root
-from vosvfi_core.data.datasets import VimeoTriplets
 from vosvfi_core.data.sets import data_set
 from vosvfi_core.devices import set_task_threads
 from vosvfi_core.downstream.registry import check_dataset
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.masks import frame_relpath, mask_relpath, shard_samples
+from vosvfi_core.masks import frames_for_training, segmenter_key, shard, shipped_mask_path, vimeo_masks_dir
 from vosvfi_core.plan import RunPlan, datasets_read, plan_run
 from vosvfi_core.provenance import DataRef, Produced
 from vosvfi_core.results.tables import exclusive_run, existing_tables, remove_partial_files, run_dir
 from vosvfi_core.stages import STAGE_NAMES
-from vosvfi_core.training import TrainResult
+from vosvfi_core.training import TrainResult, needs_masks
 
 __all__ = ["RUNNERS", "RunState", "run_stages", "runs"]
 
@@ -126,26 +125,41 @@ def run_data(state: RunState) -> None:
 
 @runs("masks")
 def run_masks(state: RunState) -> None:
-    """Masks of the training sets, one task per shard (in parallel under the task runner)."""
+    """Masks of the training sets, one task per shard of frames (in parallel under the task runner)."""
     config = state.profile.masks
-    weights = DataRef("deeplabv3-weights", config.weights.absolute()) if config.weights is not None else None
+    weights = config.segmenter.kwargs.get("weights")
+    weights_ref = DataRef("segmenter-weights", Path(weights).absolute()) if weights is not None else None
     calls = []
     for train_set in datasets_read(state.profile, "masks"):
         data = state.refs[train_set]
-        samples = VimeoTriplets(data.root, "train", crop=None).names
-        for index, shard in enumerate(shard_samples(samples, config.shard_size)):
-            reads = [frame_relpath(s, f) for s in shard for f in (0, 1, 2)]
-            if config.segmenter == "ground_truth":
-                reads += [mask_relpath(s, f) for s in shard for f in (0, 1, 2)]
-            calls.append((DataRef(data.name, data.root, tuple(reads)), index, shard, config, weights, state.plan.threads_per_task))
+        frames = frames_for_training(data.root)
+        count = max(1, math.ceil(len(frames) / config.shard_size))
+        for index in range(count):
+            part = tuple(shard(frames, index, count))
+            reads = [f.path for f in part] + ([shipped_mask_path(f.path) for f in part] if config.segmenter.type == "ground_truth" else [])
+            calls.append((DataRef(data.name, data.root, tuple(reads)), index, part, config, weights_ref, state.plan.threads_per_task))
     state.rows["masks_manifest"] = [row for rows in _map(state, masks_shard, "masks", calls) for row in rows]
+
+
+def _masks_dirs(state: RunState) -> dict[str, Path]:
+    """Training set → the keyed folder its masks were written to by this run's masks stage."""
+    rows = state.rows.get("masks_manifest", [])
+    keys = {row["dataset"]: segmenter_key(row["segmenter"], row["weights_sha256"]) for row in rows}
+    return {
+        name: vimeo_masks_dir(state.refs[name].root, keys[state.refs[name].name])
+        for name in datasets_read(state.profile, "masks")
+        if state.refs[name].name in keys
+    }
 
 
 @runs("train")
 def run_train(state: RunState) -> None:
     """One task per trained model (the profile's variants, in parallel under the task runner)."""
-    trainings, plan = state.profile.trainings(), state.plan
-    calls = [(config, state.profile.model, state.refs[config.dataset], plan.run_id, state.run_folder, plan.threads_per_task) for config in trainings.values()]
+    trainings, plan, masks = state.profile.trainings(), state.plan, _masks_dirs(state)
+    calls = []
+    for config in trainings.values():
+        masks_ref = DataRef("masks", masks[config.dataset]) if needs_masks(config) and config.dataset in masks else None
+        calls.append((config, state.profile.model, state.refs[config.dataset], masks_ref, plan.run_id, state.run_folder, plan.threads_per_task))
     state.trained = dict(zip(trainings, _map(state, train_model, "train", calls)))
     state.rows["train_history"] = [{"model": name, **row} for name, result in state.trained.items() for row in result.history]
 
@@ -160,7 +174,7 @@ def _models(state: RunState) -> dict[str, DataRef]:
         return {path.stem: DataRef("checkpoint", path)}
     if not state.trained:  # the plan puts train before evaluate when there is no checkpoint
         raise VosvfiError("no model to score: set evaluate.checkpoint or plan the train stage")
-    return {name: DataRef("checkpoint", result.checkpoint) for name, result in state.trained.items()}
+    return {name: DataRef("checkpoint", result.model) for name, result in state.trained.items()}  # the weights-only file
 
 
 @runs("evaluate")

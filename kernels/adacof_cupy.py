@@ -228,9 +228,7 @@ def _geometry(image: Tensor, weight: Tensor, dilation: int, legacy: bool) -> tup
     return batch, channels, height, width, hp, wp, math.isqrt(taps), dilation, int(legacy)
 
 
-def adacof_forward_cupy(
-    image: Tensor, weight: Tensor, alpha: Tensor, beta: Tensor, *, dilation: int, legacy: bool
-) -> Tensor:
+def adacof_forward_cupy(image: Tensor, weight: Tensor, alpha: Tensor, beta: Tensor, *, dilation: int, legacy: bool) -> Tensor:
     """The sampled image [B, C, H, W]; inputs contiguous CUDA tensors of one dtype in ``CUPY_DTYPES``."""
     batch, channels = image.shape[:2]
     out = image.new_empty(batch, channels, *weight.shape[2:])
@@ -240,8 +238,15 @@ def adacof_forward_cupy(
 
 
 def adacof_backward_cupy(
-    grad_out: Tensor, image: Tensor, weight: Tensor, alpha: Tensor, beta: Tensor, *, dilation: int,
-    legacy: bool, needs: tuple[bool, bool, bool, bool],
+    grad_out: Tensor,
+    image: Tensor,
+    weight: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    *,
+    dilation: int,
+    legacy: bool,
+    needs: tuple[bool, bool, bool, bool],
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None]:
     """Gradients w.r.t. (image, weight, alpha, beta), each None where ``needs`` says False."""
     need_image, need_weight, need_alpha, need_beta = needs

@@ -25,7 +25,13 @@ _fallback_logged = False
 
 
 def _check_inputs(
-    image: Tensor, weight: Tensor, alpha: Tensor, beta: Tensor, dilation: int, mode: str, backend: str,
+    image: Tensor,
+    weight: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    dilation: int,
+    mode: str,
+    backend: str,
     chunk_taps: int | None,
 ) -> None:
     tensors = {"image": image, "weight": weight, "alpha": alpha, "beta": beta}
@@ -46,9 +52,7 @@ def _check_inputs(
         raise ValueError(f"adacof_sample: chunk_taps must be None or an integer >= 1, got {chunk_taps!r}")
     for name in ("alpha", "beta"):
         if tensors[name].shape != weight.shape:
-            raise ValueError(
-                f"adacof_sample: {name} has shape {tuple(tensors[name].shape)} but weight has {tuple(weight.shape)}"
-            )
+            raise ValueError(f"adacof_sample: {name} has shape {tuple(tensors[name].shape)} but weight has {tuple(weight.shape)}")
     if image.shape[0] != weight.shape[0]:
         raise ValueError(
             f"adacof_sample: image batch {image.shape[0]} (shape {tuple(image.shape)}) differs from "
@@ -57,9 +61,7 @@ def _check_inputs(
     taps = weight.shape[1]
     kernel_size = math.isqrt(taps)
     if kernel_size * kernel_size != taps or kernel_size % 2 == 0:
-        raise ValueError(
-            f"adacof_sample: weight has {taps} taps (shape {tuple(weight.shape)}); expected F*F taps for an odd F"
-        )
+        raise ValueError(f"adacof_sample: weight has {taps} taps (shape {tuple(weight.shape)}); expected F*F taps for an odd F")
     reach = (kernel_size - 1) * dilation
     height, width = weight.shape[2:]
     if image.shape[2] < height + reach or image.shape[3] < width + reach:
@@ -69,9 +71,7 @@ def _check_inputs(
         )
     for name, value in tensors.items():
         if value.dtype != image.dtype or value.device != image.device:
-            raise ValueError(
-                f"adacof_sample: {name} is {value.dtype} on {value.device} but image is {image.dtype} on {image.device}"
-            )
+            raise ValueError(f"adacof_sample: {name} is {value.dtype} on {value.device} but image is {image.dtype} on {image.device}")
 
 
 def _choose_backend(device: torch.device, dtype: torch.dtype, backend: str) -> str:
@@ -83,9 +83,7 @@ def _choose_backend(device: torch.device, dtype: torch.dtype, backend: str) -> s
         if device.type != "cuda":
             raise ValueError(f"adacof_sample: backend='cupy' needs CUDA tensors, got tensors on {device}")
         if dtype not in adacof_cupy.CUPY_DTYPES:
-            raise ValueError(
-                f"adacof_sample: backend='cupy' supports {sorted(map(str, adacof_cupy.CUPY_DTYPES))}, got {dtype}"
-            )
+            raise ValueError(f"adacof_sample: backend='cupy' supports {sorted(map(str, adacof_cupy.CUPY_DTYPES))}, got {dtype}")
         if not adacof_cupy.CUPY_AVAILABLE:
             raise RuntimeError(f"adacof_sample: backend='cupy' is unusable: {adacof_cupy.CUPY_UNAVAILABLE_REASON}")
         return "cupy"
@@ -118,20 +116,32 @@ class _AdaCoFSample(torch.autograd.Function):
         needs = tuple(ctx.needs_input_grad[:4])
         grad_out = grad_out.contiguous()
         if ctx.backend == "cupy":
-            grads = adacof_cupy.adacof_backward_cupy(
-                grad_out, image, weight, alpha, beta, dilation=ctx.dilation, legacy=ctx.legacy, needs=needs
-            )
+            grads = adacof_cupy.adacof_backward_cupy(grad_out, image, weight, alpha, beta, dilation=ctx.dilation, legacy=ctx.legacy, needs=needs)
         else:
             grads = adacof_backward_torch(
-                grad_out, image, weight, alpha, beta, dilation=ctx.dilation, legacy=ctx.legacy, needs=needs,
+                grad_out,
+                image,
+                weight,
+                alpha,
+                beta,
+                dilation=ctx.dilation,
+                legacy=ctx.legacy,
+                needs=needs,
                 chunk_taps=ctx.chunk_taps,
             )
         return (*grads, None, None, None, None)
 
 
 def adacof_sample(
-    image: Tensor, weight: Tensor, alpha: Tensor, beta: Tensor, *, dilation: int = 1, mode: str = "bilinear",
-    backend: str = "auto", chunk_taps: int | None = None,
+    image: Tensor,
+    weight: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    *,
+    dilation: int = 1,
+    mode: str = "bilinear",
+    backend: str = "auto",
+    chunk_taps: int | None = None,
 ) -> Tensor:
     """AdaCoF's adaptive collaboration of flows: per-pixel deformable sampling of a padded image.
 
@@ -153,6 +163,12 @@ def adacof_sample(
     _check_inputs(image, weight, alpha, beta, dilation, mode, backend, chunk_taps)
     chosen = _choose_backend(image.device, image.dtype, backend)
     return _AdaCoFSample.apply(
-        image.contiguous(), weight.contiguous(), alpha.contiguous(), beta.contiguous(),
-        dilation, mode == "legacy", chosen, chunk_taps,
+        image.contiguous(),
+        weight.contiguous(),
+        alpha.contiguous(),
+        beta.contiguous(),
+        dilation,
+        mode == "legacy",
+        chosen,
+        chunk_taps,
     )

@@ -56,9 +56,7 @@ class _TapCorners(NamedTuple):
         return (1 - a) * (1 - b), (1 - a) * b, a * (1 - b), a * b
 
 
-def _locate_taps(
-    alpha: Tensor, beta: Tensor, first_tap: int, kernel_size: int, dilation: int, hp: int, wp: int, legacy: bool
-) -> _TapCorners:
+def _locate_taps(alpha: Tensor, beta: Tensor, first_tap: int, kernel_size: int, dilation: int, hp: int, wp: int, legacy: bool) -> _TapCorners:
     """Corner indices and fractions of taps ``first_tap .. first_tap + T`` (alpha, beta: [B, T, H, W])."""
     batch, taps, height, width = alpha.shape
     device = alpha.device
@@ -85,8 +83,12 @@ def _locate_taps(
         return (row_wp + col).view(batch, taps * height * width)  # [B, T*H*W]
 
     return _TapCorners(
-        flat(r0_wp, c0), flat(r0_wp, c1), flat(r1_wp, c0), flat(r1_wp, c1),
-        alpha.sub_(alpha_int), beta.sub_(beta_int),  # fractions, in the bounded copies
+        flat(r0_wp, c0),
+        flat(r0_wp, c1),
+        flat(r1_wp, c0),
+        flat(r1_wp, c1),
+        alpha.sub_(alpha_int),
+        beta.sub_(beta_int),  # fractions, in the bounded copies
     )
 
 
@@ -98,7 +100,13 @@ def _gather(planes: Tensor, index: Tensor, taps: int, height: int, width: int) -
 
 
 def adacof_forward_torch(
-    image: Tensor, weight: Tensor, alpha: Tensor, beta: Tensor, *, dilation: int, legacy: bool,
+    image: Tensor,
+    weight: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    *,
+    dilation: int,
+    legacy: bool,
     chunk_taps: int | None = None,
 ) -> Tensor:
     """``out[b,c,y,x] = sum_t W[b,t,y,x] * bilinear(image[b,c], y + i*d + alpha, x + j*d + beta)``."""
@@ -120,8 +128,16 @@ def adacof_forward_torch(
 
 
 def adacof_backward_torch(
-    grad_out: Tensor, image: Tensor, weight: Tensor, alpha: Tensor, beta: Tensor, *, dilation: int,
-    legacy: bool, needs: tuple[bool, bool, bool, bool], chunk_taps: int | None = None,
+    grad_out: Tensor,
+    image: Tensor,
+    weight: Tensor,
+    alpha: Tensor,
+    beta: Tensor,
+    *,
+    dilation: int,
+    legacy: bool,
+    needs: tuple[bool, bool, bool, bool],
+    chunk_taps: int | None = None,
 ) -> tuple[Tensor | None, Tensor | None, Tensor | None, Tensor | None]:
     """Gradients w.r.t. (image, weight, alpha, beta), each None where ``needs`` says False.
 

@@ -21,7 +21,7 @@ __all__ = ["checkpoint_dir", "train_model"]
 
 
 # Settings that change how training is run or logged, not the weights it produces.
-_NOT_IN_IDENTITY = {"num_workers", "checkpoint_every", "log_every", "device"}
+_NOT_IN_IDENTITY = {"num_workers", "checkpoint_every", "log_every", "device", "keep_last", "validate_every"}
 
 
 def checkpoint_dir(run_folder: Path, config: TrainConfig, model: Block, data: DataRef) -> Path:
@@ -32,8 +32,8 @@ def checkpoint_dir(run_folder: Path, config: TrainConfig, model: Block, data: Da
 
 
 @task(name="train", **CACHED)
-def train_model(config: TrainConfig, model: Block, data: DataRef, run_id: str, run_folder: Path, threads: int) -> Produced:
-    """A :class:`TrainResult` and the snapshot of its final checkpoint."""
+def train_model(config: TrainConfig, model: Block, data: DataRef, masks: DataRef | None, run_id: str, run_folder: Path, threads: int) -> Produced:
+    """A :class:`TrainResult` and the snapshot of its final files; ``masks``: the masks stage's folder, for loss terms that read masks."""
     set_task_threads(threads)
     folder = checkpoint_dir(run_folder, config, model, data)
     progress = ProgressArtifact(artifact_key("train-progress", run_id), f"training {run_id} (task run {task_run.get_name()})")
@@ -43,8 +43,10 @@ def train_model(config: TrainConfig, model: Block, data: DataRef, run_id: str, r
 
     context = TaskRunContext.get()
     restart = bool(context and context.task.refresh_cache)  # --refresh train: train again from step 0
-    options = {"crop": config.crop, "augment": config.augment}
-    dataset = data_set(config.dataset).open_triplets(data.root, with_masks=needs_masks(config), train=True, **options)
-    result = train(config, model, dataset, folder, progress=report, restart=restart)
+    options = {"crop": config.crop, "augment": config.augment, **({"masks_dir": masks.root} if masks is not None else {})}
+    spec = data_set(config.dataset)
+    dataset = spec.open_triplets(data.root, with_masks=needs_masks(config), train=True, **options)
+    validation = spec.open_triplets(data.root)  # the set's evaluation split, in the same (cache-keyed) folder
+    result = train(config, model, dataset, folder, validation=validation, progress=report, restart=restart)
     get_run_logger().info("trained %d steps (resumed from step %d); checkpoint %s", result.steps, result.start_step, result.checkpoint)
-    return Produced(result, Snapshot.of(result.checkpoint))
+    return Produced(result, Snapshot.of(result.checkpoint, result.model))

@@ -5,8 +5,15 @@ TINY_PROFILE = {
     "task_runner": {"kind": "threads", "max_workers": 2},
     "data": {
         "synthetic": {
-            "seed": 0, "height": 32, "width": 32, "train_count": 4, "test_count": 2,
-            "davis_count": 1, "davis_frames": 5, "tracking_count": 1, "tracking_frames": 2,
+            "seed": 0,
+            "height": 32,
+            "width": 32,
+            "train_count": 4,
+            "test_count": 2,
+            "davis_count": 1,
+            "davis_frames": 5,
+            "tracking_count": 1,
+            "tracking_frames": 2,
         }
     },
     "masks": {"segmenter": "ground_truth", "shard_size": 2},

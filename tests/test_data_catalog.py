@@ -51,9 +51,9 @@ def test_smoke_repository_catalog_has_every_issue_dataset_and_the_tables():
         assert entry.name == name and entry.license.url.startswith("http")
         assert entry.generated == (name == "demo")
     assert set(catalog.tables) >= {"eval_results", "train_history", "masks_manifest"}
-    assert list(catalog.table("eval_results").columns) == ["run_id", "model", "dataset", "split", "sample", "protocol", "psnr", "ssim"]
+    assert list(catalog.table("eval_results").columns) == ["run_id", "model", "dataset", "split", "sample", "protocol", "metric", "value", "convention", "note"]
     schema = catalog.table("train_history").arrow_schema()
-    assert schema.names == ["run_id", "step", "epoch", "loss", "charbonnier", "g_spatial", "g_occlusion", "lr", "seconds"]
+    assert schema.names == ["run_id", "model", "step", "epoch", "quantity", "value"]
     assert str(schema.field("step").type) == "int64"
 
 

@@ -287,7 +287,9 @@ def test_feature_demo_entry_generates_once_then_is_a_no_op(tmp_path):
 def test_smoke_cli_generate_demo(tmp_path, capsys):
     parser = argparse.ArgumentParser(prog="vosvfi")
     data_commands.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["data", "generate-demo", "--data-root", str(tmp_path), "--train-count", "4", "--test-count", "2", "--height", "32", "--width", "32"])
+    args = parser.parse_args(
+        ["data", "generate-demo", "--data-root", str(tmp_path), "--train-count", "4", "--test-count", "2", "--height", "32", "--width", "32"]
+    )
     assert args.handler(args) == 0
     assert "4+2 triplets" in capsys.readouterr().out
     assert len(VimeoTriplets(tmp_path / "demo", "test")) == 2

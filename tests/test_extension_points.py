@@ -48,7 +48,18 @@ def toy_brightness(context: CheckContext, *, dataset: str = "synthetic_davis") -
                 item = triplets[index]
                 output = interpolator(item["frame0"][None], item["frame2"][None])
                 value = float(output.mean())
-                rows.append({"model": interpolator.name, "dataset": dataset, "sample": item["name"], "frame": None, "check": "toy_brightness", "metric": "mean", "value": value, "convention": None})
+                rows.append(
+                    {
+                        "model": interpolator.name,
+                        "dataset": dataset,
+                        "sample": item["name"],
+                        "frame": None,
+                        "check": "toy_brightness",
+                        "metric": "mean",
+                        "value": value,
+                        "convention": None,
+                    }
+                )
         return rows
 
     return DownstreamCheck("toy_brightness", dataset, run)

@@ -35,11 +35,25 @@ def test_feature_a_wheel_install_runs_the_data_stage_elsewhere(tmp_path: Path) -
     env = {**os.environ, "VOSVFI_DATA_ROOT": str(tmp_path / "data"), "VOSVFI_RUNS_ROOT": str(tmp_path / "runs"), "PREFECT_HOME": str(tmp_path / "prefect")}
     env.pop("VOSVFI_CONFIGS_DIR", None)
     env.pop("VOSVFI_CATALOG", None)
-    where = subprocess.run([str(prefix / "bin" / "python"), "-c", "import vosvfi_core; print(vosvfi_core.__file__)"], env=env, cwd=elsewhere, capture_output=True, text=True, check=True)
+    where = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", "import vosvfi_core; print(vosvfi_core.__file__)"],
+        env=env,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert where.stdout.startswith(str(site)), where.stdout  # the installed copy, not the checkout
     overrides = ["--set", "data.synthetic.train_count=4", "--set", "data.synthetic.test_count=2"]
     # The script's shebang names the interpreter that ran pip; run it with the venv's own.
-    done = subprocess.run([str(prefix / "bin" / "python"), str(prefix / "bin" / "vosvfi"), "run", "data", "--profile", "demo", *overrides], env=env, cwd=elsewhere, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [str(prefix / "bin" / "python"), str(prefix / "bin" / "vosvfi"), "run", "data", "--profile", "demo", *overrides],
+        env=env,
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "data" / "demo" / "vimeo_triplet").is_dir()
     assert (tmp_path / "runs" / "demo" / "report.md").is_file()

@@ -22,9 +22,7 @@ from kernels.adacof_reference import adacof_backward_torch, adacof_forward_torch
 MODES = pytest.mark.parametrize("mode", SAMPLING_MODES)
 
 
-def _offsets(
-    shape: tuple[int, ...], low: int, high: int, generator: torch.Generator, dtype=torch.float64
-) -> torch.Tensor:
+def _offsets(shape: tuple[int, ...], low: int, high: int, generator: torch.Generator, dtype=torch.float64) -> torch.Tensor:
     """Integer in [low, high] plus a fraction in [0.15, 0.85]: never near an integer, where the op kinks or jumps."""
     whole = torch.randint(low, high + 1, shape, generator=generator)
     return (whole + 0.15 + 0.7 * torch.rand(shape, generator=generator)).to(dtype)
@@ -64,8 +62,10 @@ def _expected_pixel(image, weight, alpha, beta, b, c, y, x, dilation, mode) -> f
             fy, fx = dy - whole_y, dx - whole_x
             row, col = y + i * dilation + whole_y, x + j * dilation + whole_x
             value = (
-                (1 - fy) * (1 - fx) * pixel(row, col) + (1 - fy) * fx * pixel(row, col + 1)
-                + fy * (1 - fx) * pixel(row + 1, col) + fy * fx * pixel(row + 1, col + 1)
+                (1 - fy) * (1 - fx) * pixel(row, col)
+                + (1 - fy) * fx * pixel(row, col + 1)
+                + fy * (1 - fx) * pixel(row + 1, col)
+                + fy * fx * pixel(row + 1, col + 1)
             )
             total += float(weight[b, tap, y, x]) * value
     return total
@@ -99,16 +99,15 @@ def test_feature_legacy_differs_from_bilinear_only_for_negative_offsets():
     # legacy keeps the integer part 0 and extrapolates with a fraction of -0.4
     assert (legacy - bilinear).abs().max() > 1e-3
     for b, c, y, x in [(0, 0, 2, 2), (1, 1, 0, 4)]:
-        assert float(legacy[b, c, y, x]) == pytest.approx(
-            _expected_pixel(image, weight, negative, positive, b, c, y, x, 1, "legacy"), rel=1e-12
-        )
+        assert float(legacy[b, c, y, x]) == pytest.approx(_expected_pixel(image, weight, negative, positive, b, c, y, x, 1, "legacy"), rel=1e-12)
 
     gen = torch.Generator().manual_seed(6)
     non_negative = [3 * torch.rand(weight.shape, generator=gen, dtype=torch.float64) for _ in range(2)]
     torch.testing.assert_close(
         adacof_sample(image, weight, *non_negative, mode="legacy", backend="torch"),
         adacof_sample(image, weight, *non_negative, mode="bilinear", backend="torch"),
-        rtol=0, atol=0,
+        rtol=0,
+        atol=0,
     )
 
 
@@ -150,9 +149,7 @@ def test_feature_huge_offsets_sample_the_border(mode):
     far = adacof_sample(image, weight, far_alpha, far_beta, mode=mode)
     huge = adacof_sample(image, weight, huge_alpha, huge_beta, mode=mode)
     torch.testing.assert_close(huge, far, rtol=1e-12, atol=1e-12)
-    assert float(far[1, 0, 0, 3]) == pytest.approx(
-        _expected_pixel(image, weight, far_alpha, far_beta, 1, 0, 0, 3, 1, mode), rel=1e-12
-    )
+    assert float(far[1, 0, 0, 3]) == pytest.approx(_expected_pixel(image, weight, far_alpha, far_beta, 1, 0, 0, 3, 1, mode), rel=1e-12)
 
 
 def test_feature_float32_agrees_with_float64():
@@ -170,9 +167,7 @@ def test_feature_float32_agrees_with_float64():
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_gradcheck_torch_path(mode, dilation, seed):
     inputs = tuple(t.requires_grad_() for t in _inputs(seed, dilation=dilation))
-    assert torch.autograd.gradcheck(
-        lambda *t: adacof_sample(*t, dilation=dilation, mode=mode, backend="torch"), inputs
-    )
+    assert torch.autograd.gradcheck(lambda *t: adacof_sample(*t, dilation=dilation, mode=mode, backend="torch"), inputs)
 
 
 def test_cardinality_backward_returns_only_the_gradients_asked_for():
@@ -181,9 +176,7 @@ def test_cardinality_backward_returns_only_the_gradients_asked_for():
     kwargs = dict(dilation=1, legacy=False)
     full = adacof_backward_torch(grad_out, image, weight, alpha, beta, needs=(True,) * 4, **kwargs)
     assert [g.shape for g in full] == [image.shape, weight.shape, alpha.shape, beta.shape]
-    only_alpha = adacof_backward_torch(
-        grad_out, image, weight, alpha, beta, needs=(False, False, True, False), **kwargs
-    )
+    only_alpha = adacof_backward_torch(grad_out, image, weight, alpha, beta, needs=(False, False, True, False), **kwargs)
     assert only_alpha[0] is None and only_alpha[1] is None and only_alpha[3] is None
     torch.testing.assert_close(only_alpha[2], full[2], rtol=0, atol=0)
 
@@ -197,9 +190,7 @@ def test_feature_chunked_equals_unchunked(mode, chunk_taps):
     image, weight, alpha, beta = _inputs(11, dilation=2)
     grad_out = torch.randn(2, 2, 4, 4, dtype=torch.float64)
     whole = _all_grads(image, weight, alpha, beta, grad_out, dilation=2, mode=mode, backend="torch", chunk_taps=9)
-    chunked = _all_grads(
-        image, weight, alpha, beta, grad_out, dilation=2, mode=mode, backend="torch", chunk_taps=chunk_taps
-    )
+    chunked = _all_grads(image, weight, alpha, beta, grad_out, dilation=2, mode=mode, backend="torch", chunk_taps=chunk_taps)
     for got, want in zip(chunked, whole):
         torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
 
@@ -225,9 +216,7 @@ def test_cuda_source_compiles_with_nvcc(tmp_path):
     source = tmp_path / "adacof.cu"
     source.write_text(adacof_cupy.CUDA_SOURCE)
     ptx = tmp_path / "adacof.ptx"
-    result = subprocess.run(
-        [_NVCC, "-ptx", "--std=c++14", str(source), "-o", str(ptx)], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([_NVCC, "-ptx", "--std=c++14", str(source), "-o", str(ptx)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     text = ptx.read_text()
     for suffix in adacof_cupy.CUPY_DTYPES.values():
@@ -257,9 +246,7 @@ def host_kernels(tmp_path_factory) -> ctypes.CDLL:
     source = folder / "adacof_host.cpp"
     source.write_text(_HOST_SHIM + adacof_cupy.CUDA_SOURCE)
     library = folder / "adacof_host.so"
-    result = subprocess.run(
-        [_GXX, "-O1", "-shared", "-fPIC", "-o", str(library), str(source)], capture_output=True, text=True, timeout=300
-    )
+    result = subprocess.run([_GXX, "-O1", "-shared", "-fPIC", "-o", str(library), str(source)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     return ctypes.CDLL(str(library))
 
@@ -268,8 +255,7 @@ def host_kernels(tmp_path_factory) -> ctypes.CDLL:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_feature_cuda_source_run_on_host_matches_reference(host_kernels, mode, dtype):
     dilation = 2
-    image, weight, alpha, beta = _inputs(21, batch=2, channels=3, kernel_size=3, dilation=dilation, height=5,
-                                         width=6, dtype=dtype)
+    image, weight, alpha, beta = _inputs(21, batch=2, channels=3, kernel_size=3, dilation=dilation, height=5, width=6, dtype=dtype)
     alpha[0, 0, 0, 0], beta[1, 4, 3, 2] = 1e30, -1e30  # the bound before the integer conversion
     grad_out = torch.randn(2, 3, 5, 6, dtype=dtype)
     legacy = mode == "legacy"
@@ -277,9 +263,7 @@ def test_feature_cuda_source_run_on_host_matches_reference(host_kernels, mode, d
     suffix = adacof_cupy.CUPY_DTYPES[dtype]
 
     def call(name, tensors, ints):
-        getattr(host_kernels, f"{name}_{suffix}")(
-            *(ctypes.c_void_p(t.data_ptr()) for t in tensors), *(ctypes.c_int(v) for v in ints)
-        )
+        getattr(host_kernels, f"{name}_{suffix}")(*(ctypes.c_void_p(t.data_ptr()) for t in tensors), *(ctypes.c_int(v) for v in ints))
 
     out = torch.empty(2, 3, 5, 6, dtype=dtype)
     call("adacof_forward", (image, weight, alpha, beta, out), geometry)
@@ -289,8 +273,7 @@ def test_feature_cuda_source_run_on_host_matches_reference(host_kernels, mode, d
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
     expected_out = adacof_forward_torch(image, weight, alpha, beta, dilation=dilation, legacy=legacy)
     torch.testing.assert_close(out, expected_out, **tol)
-    expected = adacof_backward_torch(grad_out, image, weight, alpha, beta, dilation=dilation, legacy=legacy,
-                                     needs=(True,) * 4)
+    expected = adacof_backward_torch(grad_out, image, weight, alpha, beta, dilation=dilation, legacy=legacy, needs=(True,) * 4)
     for got, want in zip(grads, expected):
         torch.testing.assert_close(got, want, **tol)
 
@@ -302,8 +285,7 @@ def test_feature_cuda_source_run_on_host_matches_reference(host_kernels, mode, d
 @pytest.mark.skipif(not cuda_with_cupy(), reason="needs a CUDA device and a working cupy")
 @MODES
 def test_feature_cupy_matches_torch_on_gpu(mode):
-    image, weight, alpha, beta = (t.float().cuda() for t in _inputs(31, batch=2, channels=3, kernel_size=5,
-                                                                     dilation=2, height=9, width=11))
+    image, weight, alpha, beta = (t.float().cuda() for t in _inputs(31, batch=2, channels=3, kernel_size=5, dilation=2, height=9, width=11))
     weight = weight.softmax(1)  # as the network makes them; positive terms keep float32 sums well conditioned
     grad_out = torch.rand(2, 3, 9, 11, device="cuda")
     kwargs = dict(dilation=2, mode=mode)
@@ -318,9 +300,7 @@ def test_feature_cupy_matches_torch_on_gpu(mode):
 @MODES
 def test_gradcheck_cupy_path(mode):
     inputs = tuple(t.cuda().requires_grad_() for t in _inputs(32, dilation=2))
-    assert torch.autograd.gradcheck(
-        lambda *t: adacof_sample(*t, dilation=2, mode=mode, backend="cupy"), inputs, nondet_tol=1e-10
-    )
+    assert torch.autograd.gradcheck(lambda *t: adacof_sample(*t, dilation=2, mode=mode, backend="cupy"), inputs, nondet_tol=1e-10)
 
 
 # --- exceptions -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from vosvfi_core.commands import masks as masks_command
-from vosvfi_core.data.datasets import DavisX2, MiddleburyOther, SnuFilm, UCF101Triplets, VimeoTriplets
+from vosvfi_core.data.datasets import DavisX2, FolderTriplets, MiddleburyOther, SnuFilm, UCF101Triplets, VimeoTriplets
 from vosvfi_core.data.synthetic import write_davis_sequences, write_vimeo_triplets
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.masks import (
@@ -21,14 +21,11 @@ from vosvfi_core.masks import (
     frames_for_evaluation,
     frames_for_training,
     frames_for_vimeo,
-    mask_relpath,
     masks_folder,
     parse_shard,
     precompute_masks,
-    precompute_shard,
     read_mask,
     shard,
-    shard_samples,
     valid_mask,
     vimeo_masks_dir,
     write_mask,
@@ -171,6 +168,13 @@ def test_cardinality_evaluation_frames_are_the_ground_truth_middles(tmp_path: Pa
     (snu / "eval_modes" / "test-easy.txt").write_text(" ".join(f"data/SNU-FILM/test/GOPRO_test/v/{k:05d}.png" for k in range(3)) + "\n")
     refs = frames_for_evaluation(SnuFilm(snu, "easy"), snu)
     assert refs == [FrameRef("test/GOPRO_test/v/00001", 1, "test/GOPRO_test/v/00001.png")]
+
+    folder = tmp_path / "mine"
+    for name in ("clip2", "clip10"):
+        for stem in ("frame0", "frame1", "frame2"):
+            _png(folder / name / f"{stem}.png")
+    refs = frames_for_evaluation(FolderTriplets(folder), folder)
+    assert refs == [FrameRef(n, 1, f"{n}/frame1.png") for n in ("clip2", "clip10")]
 
     with pytest.raises(VosvfiError, match="cannot list the evaluation frames of a list"):
         frames_for_evaluation([], snu)  # type: ignore[arg-type]
@@ -334,18 +338,3 @@ def test_exception_cli_checks_arguments_before_any_work(vimeo: Path, argv: list[
     with pytest.raises(VosvfiError, match=message):
         _cli([arg.format(root=vimeo) for arg in argv])
     assert not (vimeo / "masks").exists()
-
-
-# --- the previous stage, kept until the pipeline moves over -------------------------------------
-
-
-def test_cardinality_legacy_shards() -> None:
-    assert shard_samples(list("abcde"), 2) == [("a", "b"), ("c", "d"), ("e",)]
-    with pytest.raises(ValueError):
-        shard_samples(["a"], 0)
-
-
-def test_feature_legacy_ground_truth_shard_lists_exact_masks(vimeo: Path) -> None:
-    rows = precompute_shard(vimeo, ["00001/0001", "00001/0002"], dataset="synthetic", segmenter="ground_truth")
-    assert len(rows) == 6 and [r["frame"] for r in rows] == [0, 1, 2, 0, 1, 2]
-    assert rows[0]["foreground_fraction"] == pytest.approx((_pixels(vimeo / mask_relpath("00001/0001", 0)) == 255).mean())

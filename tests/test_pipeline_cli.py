@@ -18,7 +18,7 @@ from flows.cli import main
         (["pipeline", "--set", "train.nope=1"], "train.nope: unknown field"),
         (["pipeline", "--run-id", "../up"], "run id '../up'"),
         (["pipeline", "--refresh", "everything"], "--refresh: unknown stage 'everything'"),
-        (["pipeline", "--profile", "paper"], "unknown loss term 'Seg'"),
+        (["pipeline", "--profile", "paper"], "train.teacher.weights: file not found"),
         (["run", "deploy"], "unknown stage 'deploy'"),
         (["serve", "--profile", "missing.yaml"], "profile file not found"),
     ],

@@ -124,7 +124,7 @@ def test_feature_killed_run_resumes_from_checkpoint(prefect_api: str, workspace:
     (workspace / "tiny.yaml").write_text(yaml.safe_dump(profile))
     script = textwrap.dedent(f"""
         from flows.pipeline import pipeline
-        pipeline(profile={str(workspace / 'tiny.yaml')!r}, run_id="resume")
+        pipeline(profile={str(workspace / "tiny.yaml")!r}, run_id="resume")
     """)
     env = {**os.environ, "PREFECT_API_URL": prefect_api}
     child = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -72,7 +72,12 @@ def test_feature_partial_files_are_removed(tmp_path: Path) -> None:
 
 
 def test_feature_summary_and_report() -> None:
-    rows = [_eval_row("r", "a", 30.0), _eval_row("r", "b", 34.0), _eval_row("r", "a", 20.0, "frame_average"), _eval_row("r", "b", float("inf"), "frame_average")]
+    rows = [
+        _eval_row("r", "a", 30.0),
+        _eval_row("r", "b", 34.0),
+        _eval_row("r", "a", 20.0, "frame_average"),
+        _eval_row("r", "b", float("inf"), "frame_average"),
+    ]
     rows += [_eval_row("r", s, 0.9, model, "ssim") for s in "ab" for model in ("adacof", "frame_average")]
     rows += [_eval_row("r", s, None, "adacof", "lpips", note="no weights file") for s in "ab"]
     summary = eval_summary(pd.DataFrame(rows))
@@ -83,7 +88,9 @@ def test_feature_summary_and_report() -> None:
     baselines = load_baselines()
     assert {b.dataset for b in baselines} >= {"vimeo90k", "middlebury_other", "ucf101"}
     assert all("CDFI" in b.source for b in baselines)
-    report = build_report(ReportInputs(run_id="r", profile="demo", run_folder=Path("/runs/r"), eval_summary=summary, tables=[Path("/runs/r/eval_results.parquet")]))
+    report = build_report(
+        ReportInputs(run_id="r", profile="demo", run_folder=Path("/runs/r"), eval_summary=summary, tables=[Path("/runs/r/eval_results.parquet")])
+    )
     assert "| synthetic | adacof | this run | 2 | — | 32.00 | 0.9 |" in report  # a column per metric, pivoted
     assert "- `lpips`: no weights file" in report
     assert "Source: Ding et al." in report
@@ -113,14 +120,20 @@ def test_exception_a_run_folder_in_use_is_refused(tmp_path) -> None:
     from vosvfi_core.results.tables import exclusive_run
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             from vosvfi_core.results.tables import exclusive_run
             with exclusive_run({str(tmp_path)!r}):
                 print("held", flush=True)
                 sys.stdin.readline()
-        """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -66,7 +66,9 @@ def test_cardinality_plan_steps() -> None:
 
 
 def test_exception_a_term_needing_a_teacher_is_refused(tmp_path: Path) -> None:
-    LOSS_TERMS.register("toy_teacher_term")(lambda *, weight=1.0: LossTerm("toy_teacher_term", weight, lambda step: step.output.frame.mean(), needs_teacher=True))
+    LOSS_TERMS.register("toy_teacher_term")(
+        lambda *, weight=1.0: LossTerm("toy_teacher_term", weight, lambda step: step.output.frame.mean(), needs_teacher=True)
+    )
     try:
         config = _config(losses=[{"type": "charbonnier"}, {"type": "toy_teacher_term"}])
         with pytest.raises(VosvfiError, match="toy_teacher_term term needs a VOS teacher; set train.teacher"):
@@ -268,4 +270,3 @@ def test_feature_bf16_autocast_keeps_the_sampling_in_float32() -> None:
 def test_smoke_training_on_cuda_with_amp(tmp_path: Path) -> None:
     result = train(_vos_config(device="cuda", max_steps=2), ADACOF, _RandomFlipTriplets(4), tmp_path)
     assert all(math.isfinite(row["value"]) for row in result.history)
-

@@ -35,6 +35,7 @@ from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, check_dataset
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.evaluation.interpolators import INTERPOLATORS
 from vosvfi_core.evaluation.metric_registry import METRICS
+from vosvfi_core.masks.segmenters import SEGMENTERS
 from vosvfi_core.models.registry import MODELS
 from vosvfi_core.registry import block_field
 from vosvfi_core.resources import resource_path
@@ -70,6 +71,7 @@ ModelBlock = block_field(MODELS)
 MetricBlock = block_field(METRICS)
 InterpolatorBlock = block_field(INTERPOLATORS)
 CheckBlock = block_field(DOWNSTREAM_CHECKS)
+SegmenterBlock = block_field(SEGMENTERS)
 
 
 class ThreadsRunner(Section):
@@ -100,18 +102,12 @@ class DataConfig(Section):
 
 
 class MasksConfig(Section):
-    """Foreground masks of the training set: exact ones (synthetic data) or DeepLabV3 predictions."""
+    """Foreground masks of the training sets: a registered segmenter (exact masks a data set ships, or DeepLabV3)."""
 
-    segmenter: Literal["ground_truth", "deeplabv3"] = "ground_truth"
-    weights: Path | None = None  # DeepLabV3-ResNet101 (21 VOC classes) state dict, for deeplabv3
-    shard_size: PositiveInt = 8  # triplets per task
+    # {type: ground_truth} | {type: deeplabv3_resnet101, weights: PATH, batch_size: 8, num_workers: 2}
+    segmenter: SegmenterBlock = Field(default_factory=lambda: SEGMENTERS.check("ground_truth"))
+    shard_size: PositiveInt = 3000  # frames per task
     device: Device = "auto"
-
-    @model_validator(mode="after")
-    def _weights_for_deeplab(self) -> MasksConfig:
-        if self.segmenter == "deeplabv3" and self.weights is None:
-            raise ValueError("masks.weights is required when masks.segmenter is deeplabv3")
-        return self
 
 
 class EvaluateConfig(Section):
@@ -135,6 +131,13 @@ class DownstreamConfig(Section):
     checks: Annotated[list[CheckBlock], AfterValidator(unique)] = Field(default_factory=lambda: [DOWNSTREAM_CHECKS.check("foreground_psnr")])
     baselines: Annotated[list[InterpolatorBlock], AfterValidator(unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
     device: Device = "auto"
+
+
+def _variant(train: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
+    """``train`` with a variant's changes: sections merge field by field, a registry block (``teacher``) is replaced whole."""
+    base = train.model_dump()
+    whole = {key: value for key, value in changes.items() if key == "teacher"}
+    return TrainConfig.model_validate({**_merge(base, {k: v for k, v in changes.items() if k not in whole}), **whole})
 
 
 class Comparison(Section):
@@ -166,7 +169,7 @@ class Profile(Section):
         """The train section of each model the train stage produces, by name."""
         if not self.variants:
             return {self.model.type: self.train}
-        return {name: TrainConfig.model_validate(_merge(self.train.model_dump(), changes)) for name, changes in self.variants.items()}
+        return {name: _variant(self.train, changes) for name, changes in self.variants.items()}
 
     @field_validator("task_runner", mode="before")
     @classmethod
@@ -177,7 +180,7 @@ class Profile(Section):
     def _variants_valid(self) -> Profile:
         for name, changes in self.variants.items():
             try:
-                TrainConfig.model_validate(_merge(self.train.model_dump(), changes))
+                _variant(self.train, changes)
             except ValidationError as error:
                 first = error.errors()[0]
                 field = ".".join(str(part) for part in first["loc"])
@@ -212,11 +215,11 @@ class Profile(Section):
                 raise ValueError(f"data.local: {name!r} is not a downloadable data set; known: {known}")
         for train_set in sorted(train_sets):
             exact = data_set(train_set).has_masks
-            if self.masks.segmenter == "ground_truth" and not exact and "masks" in self.stages:
+            if self.masks.segmenter.type == "ground_truth" and not exact and "masks" in self.stages:
                 raise ValueError(f"masks.segmenter ground_truth needs a training set with exact masks; {train_set} has none")
-            if self.masks.segmenter != "ground_truth" and exact and "masks" in self.stages:
-                # Predicted masks would overwrite the generator's exact ones in the shared data tree.
-                raise ValueError(f"masks.segmenter {self.masks.segmenter} would overwrite the exact masks of {train_set}; use ground_truth")
+            if self.masks.segmenter.type != "ground_truth" and exact and "masks" in self.stages:
+                # Training would read predicted masks instead of the generator's exact ones.
+                raise ValueError(f"masks.segmenter {self.masks.segmenter.type}: {train_set} ships exact masks; use ground_truth")
         return self
 
 

@@ -64,7 +64,7 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 
 
 @contextlib.contextmanager
-def _kernel_estimation_in_float32(model: nn.Module) -> Iterator[None]:
+def kernel_estimation_in_float32(model: nn.Module) -> Iterator[None]:
     """Hand AdaCoF's kernels, offsets and occlusion to the sampling step as float32.
 
     Under autocast the U-Net's outputs are half precision while the frames stay float32, and the
@@ -96,7 +96,7 @@ def model_interpolator(model: nn.Module, *, precision: str = "fp32", tile: int =
         frame0, frame2 = frame0.to(device, torch.float32), frame2.to(device, torch.float32)
         if dtype is None:
             return model(frame0, frame2)
-        with _kernel_estimation_in_float32(model), torch.autocast(device.type, dtype=dtype):
+        with kernel_estimation_in_float32(model), torch.autocast(device.type, dtype=dtype):
             return model(frame0, frame2).float()
 
     tiled_network = tiled(run_network, tile=tile, overlap=overlap, multiple=TILE_MULTIPLE)

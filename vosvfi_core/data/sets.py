@@ -28,8 +28,10 @@ Kind = Literal["triplets", "sequences", "tracking"]
 
 
 def _vimeo(folder: str = "") -> Callable[..., Dataset]:
-    def open_triplets(root: Path, split: str, *, with_masks: bool = False, crop: int | None = None, augment: bool = False) -> Dataset:
-        return VimeoTriplets(Path(root) / folder if folder else root, split, crop=crop, augment=augment, with_masks=with_masks)
+    def open_triplets(
+        root: Path, split: str, *, with_masks: bool = False, crop: int | None = None, augment: bool = False, masks_dir: Path | None = None
+    ) -> Dataset:
+        return VimeoTriplets(Path(root) / folder if folder else root, split, crop=crop, augment=augment, with_masks=with_masks, masks_dir=masks_dir)
 
     return open_triplets
 
@@ -67,7 +69,8 @@ class DataSetSpec:
         split = self.train_split if train else self.split
         if self.triplets is None or split is None:
             raise VosvfiError(f"data set {self.name!r} has no {'training ' if train else ''}triplets")
-        if with_masks and not self.has_masks:
+        # Training sets without shipped masks get them from the masks stage, where the reader finds them.
+        if with_masks and not self.has_masks and not (train and self.train_split is not None):
             raise VosvfiError(f"data set {self.name!r} has no object masks")
         return self.triplets(root, split, with_masks=with_masks, **options)
 

@@ -4,7 +4,6 @@ from vosvfi_core.masks.deeplabv3 import DEEPLAB_CLASSES, DEEPLABV3_RESNET101_WEI
 from vosvfi_core.masks.files import read_mask, valid_mask, write_mask
 from vosvfi_core.masks.frames import FrameRef, frames_for_evaluation, frames_for_training, frames_for_vimeo, parse_shard, shard
 from vosvfi_core.masks.ground_truth import shipped_mask_path
-from vosvfi_core.masks.legacy import frame_relpath, mask_relpath, precompute_shard, shard_samples
 from vosvfi_core.masks.precompute import MASKS_FOLDER, MaskRow, keyed_mask_path, mask_subpath, masks_folder, precompute_masks, vimeo_masks_dir
 from vosvfi_core.masks.segmenters import SEGMENTERS, Segmenter, segmenter_key
 
@@ -17,22 +16,18 @@ __all__ = [
     "MaskRow",
     "Segmenter",
     "foreground",
-    "frame_relpath",
     "frames_for_evaluation",
     "frames_for_training",
     "frames_for_vimeo",
     "load_deeplabv3",
     "keyed_mask_path",
-    "mask_relpath",
     "mask_subpath",
     "masks_folder",
     "parse_shard",
     "precompute_masks",
-    "precompute_shard",
     "read_mask",
     "segmenter_key",
     "shard",
-    "shard_samples",
     "shipped_mask_path",
     "valid_mask",
     "vimeo_masks_dir",

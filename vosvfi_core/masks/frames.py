@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 
 from torch.utils.data import Dataset
 
-from vosvfi_core.data.datasets import DavisX2, MiddleburyOther, SnuFilm, UCF101Triplets, VimeoTriplets
+from vosvfi_core.data.datasets import DavisX2, FolderTriplets, MiddleburyOther, SnuFilm, UCF101Triplets, VimeoTriplets
 from vosvfi_core.errors import VosvfiError
 
 __all__ = ["FrameRef", "frames_for_evaluation", "frames_for_training", "frames_for_vimeo", "parse_shard", "shard"]
@@ -65,7 +65,7 @@ def frames_for_evaluation(dataset: Dataset, root: Path) -> list[FrameRef]:
             path = sequence.frame_paths[middle]
             refs.append(FrameRef(f"{sequence.name}/{path.stem}", MIDDLE, _relative(path, root)))
         return refs
-    if isinstance(dataset, MiddleburyOther | UCF101Triplets):
+    if isinstance(dataset, MiddleburyOther | UCF101Triplets | FolderTriplets):
         return [FrameRef(name, MIDDLE, _relative(paths[MIDDLE], root)) for name, paths in zip(dataset.names, dataset.paths, strict=True)]
     if isinstance(dataset, SnuFilm):
         return [FrameRef(name, MIDDLE, _relative(paths[MIDDLE], root)) for name, paths in zip(dataset.names, dataset.triplets, strict=True)]

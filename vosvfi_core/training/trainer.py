@@ -32,7 +32,7 @@ from vosvfi_core.checkpoint import check_state_dict, load_checkpoint, read_check
 from vosvfi_core.data.sets import data_set
 from vosvfi_core.devices import resolve_device
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.interpolation import _kernel_estimation_in_float32
+from vosvfi_core.interpolation import kernel_estimation_in_float32
 from vosvfi_core.models.registry import MODELS
 from vosvfi_core.provenance import code_version
 from vosvfi_core.registry import Block
@@ -168,7 +168,7 @@ def _autocast(network: nn.Module, enabled: bool, device: torch.device) -> Iterat
     if not enabled:
         yield
         return
-    with _kernel_estimation_in_float32(network), torch.autocast(device.type, dtype=torch.bfloat16):
+    with kernel_estimation_in_float32(network), torch.autocast(device.type, dtype=torch.bfloat16):
         yield
 
 
