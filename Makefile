@@ -46,6 +46,12 @@ ui: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_sampling.py
 	$(PY) benchmarks/bench_network.py
+	$(PY) benchmarks/bench_vos_teacher.py
+	$(PY) benchmarks/bench_train_step.py
+	$(PY) benchmarks/bench_masks.py
+	$(PY) benchmarks/bench_checkpoint_load.py
+	$(PY) benchmarks/bench_eval_threads.py
+	$(PY) benchmarks/bench_video.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -221,7 +221,8 @@ def publish(state: RunState, report: ReportOutput) -> None:
             create_table_artifact(_json_safe(rows), key=key, description=f"{table} summary of run {run_id}")
     for figure in report.figures:
         image = base64.b64encode(figure.read_bytes()).decode()
-        key = artifact_key("figure", figure.stem.replace("_", "-"), run_id)
+        # A check's plot (figures/<name>.png) by its name; an example picture (pictures/<data set>/…) by its data set.
+        key = artifact_key("figure", figure.stem, run_id) if figure.parent.name == "figures" else artifact_key("picture", figure.parent.name, run_id)
         create_markdown_artifact(f"![{figure.stem}](data:image/png;base64,{image})", key=key, description=f"{figure.stem} of run {run_id} ({figure})")
 
 

@@ -12,16 +12,22 @@ from vosvfi_core.data.download import ensure_dataset
 from vosvfi_core.data.local import local_copy
 from vosvfi_core.data.sets import DEMO_CATALOG_ENTRY
 from vosvfi_core.data.synthetic import DemoDataConfig
+from vosvfi_core.masks import MASKS_FOLDER
 from vosvfi_core.provenance import DataRef, Produced, Snapshot
 
-__all__ = ["fetch_dataset", "generate_demo_data", "use_local_copy"]
+__all__ = ["fetch_dataset", "generate_demo_data", "use_local_copy", "use_local_folder"]
+
+
+def _data_snapshot(folder: Path) -> Snapshot:
+    """The data set's files, less the masks folder that the masks stage writes into later."""
+    return Snapshot.of(*sorted(p for p in Path(folder).iterdir() if p.name != MASKS_FOLDER))
 
 
 @task(name="generate-demo-data", **CACHED)
 def generate_demo_data(config: DemoDataConfig, data_root: Path) -> Produced:
     folder = ensure_dataset(DEMO_CATALOG_ENTRY, data_root, generator=config, progress=False)
     get_run_logger().info("demo data in %s", folder)
-    return Produced(DataRef(DEMO_CATALOG_ENTRY, Path(folder)), Snapshot.of(Path(folder)))
+    return Produced(DataRef(DEMO_CATALOG_ENTRY, Path(folder)), _data_snapshot(Path(folder)))
 
 
 # No Prefect retries: the downloader is the one layer that retries, and only transient errors.
@@ -29,7 +35,7 @@ def generate_demo_data(config: DemoDataConfig, data_root: Path) -> Produced:
 def fetch_dataset(name: str, data_root: Path) -> Produced:
     folder = ensure_dataset(name, data_root, progress=False)
     get_run_logger().info("data set %s verified in %s", name, folder)
-    return Produced(DataRef(name, Path(folder)), Snapshot.of(Path(folder)))
+    return Produced(DataRef(name, Path(folder)), _data_snapshot(Path(folder)))
 
 
 @task(name="local-dataset", task_run_name="local-{name}", **CACHED)
@@ -37,7 +43,7 @@ def use_local_copy(name: str, catalog_entry: str, folder: Path) -> Produced:
     """A copy the user already has (``data.local``): its layout checked, read in place."""
     checked = local_copy(name, catalog_entry, folder)
     get_run_logger().info("data set %s: using the local copy %s", name, checked)
-    return Produced(DataRef(catalog_entry, checked), Snapshot.of(checked))
+    return Produced(DataRef(catalog_entry, checked), _data_snapshot(checked))
 
 
 @task(name="local-folder", task_run_name="folder-{name}", **CACHED)

@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from tasks.caching import CACHED
+from tasks.progress import ProgressArtifact, artifact_key
 from vosvfi_core.config import EvaluateConfig
 from vosvfi_core.data.sets import data_set
 from vosvfi_core.devices import resolve_device, set_task_threads
@@ -33,7 +34,14 @@ def evaluate_dataset(name: str, data: DataRef, models: dict[str, DataRef], confi
     common = {"metrics": metrics, "dataset_name": name, "split": spec.split, "protocols": config.protocols, "max_samples": config.max_samples}
     scored = [INTERPOLATORS.build({"type": "checkpoint", "path": ref.root, "name": model}, context) for model, ref in models.items()]
     scored += [INTERPOLATORS.build(block, context) for block in config.baselines]
-    rows = [row for interpolator in scored for row in evaluate(interpolator, dataset, **common)]
+    progress = ProgressArtifact(artifact_key("evaluate-progress", name, run_folder.name), f"evaluation of {name} in run {run_folder.name}")
+    rows = []
+    for number, interpolator in enumerate(scored):
+
+        def report(done: int, total: int, number: int = number, model: str = interpolator.name) -> None:
+            progress.update(number * total + done, len(scored) * total, f"{name}: {model} {done}/{total}")
+
+        rows += evaluate(interpolator, dataset, progress=report, **common)
     sample_pictures(scored, dataset, pictures, count=config.pictures)
     strata = strata_rows(dataset, dataset_name=name, split=spec.split, max_samples=config.max_samples)
     get_run_logger().info("%s: %d rows", name, len(rows))

@@ -28,7 +28,7 @@ class ReportOutput:
     markdown: str
     path: Path
     summaries: dict[str, list[dict[str, Any]]]  # table name → summary rows, for table artifacts
-    figures: list[Path] = field(default_factory=list)  # PNG plots shown in the report, published as artifacts
+    figures: list[Path] = field(default_factory=list)  # PNG plots and pictures shown in the report, published as artifacts
 
 
 @task(name="write-tables", **CACHED)
@@ -59,6 +59,7 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
         compared.append((comparison.name, markdown_file.read_text(encoding="utf-8")))
     pictures = sorted((run_folder / "pictures").rglob("*.png")) if (run_folder / "pictures").is_dir() else []
     figures = sorted((run_folder / "figures").glob("*.png")) if (run_folder / "figures").is_dir() else []
+    shown = [sorted(folder.glob("*.png"))[0] for folder in sorted((run_folder / "pictures").glob("*")) if any(folder.glob("*.png"))]
     inputs = ReportInputs(
         run_id=run_id,
         profile=profile,
@@ -70,6 +71,7 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
         masks_summary=summaries.get("masks_manifest", []),
         tables=[ref.root for _, ref in sorted(tables.items())],
         pictures=pictures,
+        shown_pictures=shown,
         figures=figures,
         comparisons=compared,
         kept=[name for name in tables if name not in written_now],
@@ -78,4 +80,4 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
     path = run_folder / REPORT_FILE
     with atomic_path(path) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
-    return Produced(ReportOutput(markdown, path, summaries, figures), Snapshot.of(path, *figures))
+    return Produced(ReportOutput(markdown, path, summaries, [*figures, *shown]), Snapshot.of(path, *figures, *shown))

@@ -16,7 +16,7 @@ TINY_PROFILE = {
             "tracking_frames": 2,
         }
     },
-    "masks": {"segmenter": "ground_truth", "shard_size": 2},
+    "masks": {"segmenter": "ground_truth", "shard_size": 6},  # 4 triplets x 3 frames: 2 shards
     "train": {"dataset": "synthetic", "crop": 32, "batch_size": 4, "epochs": 1, "checkpoint_every": 1000, "log_every": 1, "device": "cpu"},
     "evaluate": {"datasets": ["synthetic", "synthetic_davis"], "protocols": ["float", "uint8"], "pictures": 1, "device": "cpu"},
     "downstream": {"checks": [{"type": "foreground_psnr", "dataset": "synthetic_davis"}], "device": "cpu"},

@@ -62,8 +62,9 @@ def test_feature_overrides_apply_nested_yaml_values() -> None:
         ("demo", ["variants={'bad name': {}}"], "variants.bad name"),
         ("demo", ["trainlr"], "must look like section.field=value"),
         ("demo", ["task_runner.kind=cloud"], "task_runner"),
-        ("demo", ["masks.segmenter=deeplabv3"], "masks.weights is required"),
-        ("demo", ["masks.segmenter=deeplabv3", "masks.weights=w.pth"], "would overwrite the exact masks of synthetic"),
+        ("demo", ["masks.segmenter=deeplabv3"], "masks.segmenter: unknown segmenter 'deeplabv3'; known: deeplabv3_resnet101, ground_truth"),
+        ("demo", ["masks.segmenter={type: deeplabv3_resnet101, batch_size: 0}"], "masks.segmenter: segmenter deeplabv3_resnet101: batch_size"),
+        ("demo", ["masks.segmenter=deeplabv3_resnet101"], "masks.segmenter deeplabv3_resnet101: synthetic ships exact masks; use ground_truth"),
     ],
 )
 def test_exception_bad_profiles_give_one_line(profile: str, overrides: list[str], message: str) -> None:
@@ -95,9 +96,10 @@ def test_feature_config_hash_is_stable_and_sensitive() -> None:
 
 def test_feature_the_plan_adds_what_a_stage_needs_and_says_why() -> None:
     plan = plan_run("demo", ["evaluate"])
-    assert plan.names == ["data", "train", "evaluate"]
+    assert plan.names == ["data", "masks", "train", "evaluate"]
     reasons = {s.name: s.reason for s in plan.stages}
     assert reasons["evaluate"] == "asked" and reasons["train"].startswith("needed by evaluate")
+    assert reasons["masks"] == "needed by train: a loss term reads object masks"  # the demo's vos_vfi model
     assert "synthetic" in reasons["data"]
     assert plan_run("demo", ["masks"]).names == ["data", "masks"]
     assert plan_run("demo", STAGE_NAMES).names == list(STAGE_NAMES)
@@ -125,8 +127,10 @@ def test_feature_threads_per_task_share_the_cores(monkeypatch: pytest.MonkeyPatc
 def test_feature_variants_train_side_by_side_from_one_train_section() -> None:
     profile = load_profile("demo", ["variants={plain: {}, other_seed: {seed: 7, losses: 1*Charb}}"])
     trainings = profile.trainings()
-    assert list(trainings) == ["plain", "other_seed"]
+    assert list(trainings) == ["adacof", "vos_vfi", "plain", "other_seed"]  # an override adds to the demo's two
     assert trainings["plain"] == profile.train
     assert trainings["other_seed"].seed == 7 and [b.type for b in trainings["other_seed"].losses] == ["charbonnier"]
     assert trainings["other_seed"].lr == profile.train.lr  # what a variant does not change comes from train
-    assert list(load_profile("demo").trainings()) == ["adacof"]  # no variants: one model, named by its type
+    assert list(load_profile("paper").trainings()) == ["adacof"]  # no variants: one model, named by its type
+    vos = load_profile("demo", ["variants.vos_vfi.teacher={type: stcn}"]).trainings()["vos_vfi"]
+    assert vos.teacher.type == "stcn" and "stride" not in vos.teacher.kwargs  # a teacher block is replaced whole, not merged

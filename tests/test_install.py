@@ -18,8 +18,13 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_feature_a_wheel_install_runs_the_data_stage_elsewhere(tmp_path: Path) -> None:
     wheels, prefix, elsewhere, source = tmp_path / "wheels", tmp_path / "prefix", tmp_path / "elsewhere", tmp_path / "source"
     elsewhere.mkdir()
+
     # Built from a copy: a build in the checkout would leave build/ and *.egg-info behind.
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".git", ".venv", "data", "runs", ".prefect", "build", "*.egg-info", "__pycache__"))
+    def skipped(folder: str, names: list[str]) -> set[str]:
+        top = {".git", ".venv", "data", "runs", ".prefect", "build"} if Path(folder) == ROOT else set()
+        return {n for n in names if n in top or n == "__pycache__" or n.endswith(".egg-info")}
+
+    shutil.copytree(ROOT, source, ignore=skipped)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheels), str(source)], check=True, cwd=tmp_path)
     wheel = next(wheels.glob("vosvfi-*.whl"))

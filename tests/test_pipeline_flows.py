@@ -151,13 +151,13 @@ def test_feature_killed_run_resumes_from_checkpoint(prefect_api: str, workspace:
 
 @pytest.mark.slow
 def test_feature_sharded_masks_run_on_a_local_dask_cluster(prefect_api: str, workspace: Path) -> None:
-    from flows.pipeline import masks_flow
+    from flows.pipeline import STAGE_FLOWS
     from flows.runner import task_runner_for
     from vosvfi_core.config import DaskRunner
 
     runner = task_runner_for(DaskRunner(n_workers=2, threads_per_worker=1))
     assert type(runner).__name__ == "DaskTaskRunner"
-    result, states, _ = _run(workspace, flow=masks_flow.with_options(task_runner=runner), run_id="dask")
+    result, states, _ = _run(workspace, flow=STAGE_FLOWS["masks"].with_options(task_runner=runner), run_id="dask")
     assert states["masks"] == ["Completed", "Completed"] and states["data"] == ["Completed"], states
     manifest = pq.read_table(result["tables"]["masks_manifest"]).to_pylist()
     assert len(manifest) == 4 * 3  # 4 training triplets x 3 frames, over 2 shards

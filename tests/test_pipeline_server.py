@@ -92,8 +92,8 @@ def test_feature_demo_pipeline_against_a_real_server(prefect_server: str, tmp_pa
             time.sleep(0.5)
         assert all(t.state.is_completed() for t in task_runs), [(t.name, t.state.name) for t in task_runs]
         names = {t.name for t in task_runs}
-        assert {"evaluate-synthetic", "evaluate-synthetic_davis", "masks-synthetic-0", "masks-synthetic-1"} <= names
-        for prefix in ("generate-demo-data-", "train-", "downstream-foreground-psnr-", "write-tables-", "write-report-"):
+        assert {"evaluate-synthetic", "evaluate-synthetic_davis", "masks-demo-0", "masks-demo-1", "downstream-foreground_psnr"} <= names
+        for prefix in ("generate-demo-data-", "train-", "write-tables-", "write-report-"):
             assert any(name.startswith(prefix) for name in names), prefix
         artifacts = client.read_artifacts(flow_run_filter=run_filter)
         by_key = {a.key: a for a in artifacts if a.key}
@@ -101,6 +101,8 @@ def test_feature_demo_pipeline_against_a_real_server(prefect_server: str, tmp_pa
         for key in ("eval-results-summary-e2e", "train-history-summary-e2e", "downstream-results-summary-e2e", "masks-manifest-summary-e2e"):
             assert by_key[key].type == "table", key
         assert by_key["train-progress-e2e"].type == "progress" and by_key["train-progress-e2e"].data == 100.0
+        assert by_key["evaluate-progress-synthetic-e2e"].type == "progress" and by_key["evaluate-progress-synthetic-e2e"].data == 100.0
+        assert by_key["picture-synthetic-e2e"].type == "markdown" and "data:image/png;base64," in by_key["picture-synthetic-e2e"].data
 
 
 def test_feature_dask_profile_without_an_api_starts_one_server_for_all_workers(tmp_path: Path) -> None:

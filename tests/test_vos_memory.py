@@ -9,14 +9,7 @@ import torch
 
 from vosvfi_core.vos.memory import Memory, affinity, check_clip, frame_major, memory_read, select_topk, topk_weights
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids contention stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _naive_read(memory_keys, memory_values, query_keys, top_k, scale):

@@ -11,14 +11,7 @@ import torch
 from vosvfi_core.data.synthetic import SceneOptions, random_scene, render_frame
 from vosvfi_core.vos.pixel_affinity import PixelAffinityPropagator
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids contention stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _moving_object_scene(seed: int, shift: tuple[float, float], height: int = 64, width: int = 96):

@@ -12,14 +12,7 @@ from torchvision.models import resnet50
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.vos.stcn import _pad_to_multiple, load_stcn_weights, stcn, stcn_probability
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids contention stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,7 @@ from vosvfi_core.vos.stcn import STCN, STCN_WEIGHTS, stcn
 from vosvfi_core.vos.teachers import TEACHERS, Teacher, propagate_video
 from vosvfi_core.weights import WeightsEntry
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors on a shared 2-core machine: one intra-op thread avoids contention stalls."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_feature_registry_builds_both_teachers_from_config_blocks():

@@ -134,10 +134,8 @@ class DownstreamConfig(Section):
 
 
 def _variant(train: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
-    """``train`` with a variant's changes: sections merge field by field, a registry block (``teacher``) is replaced whole."""
-    base = train.model_dump()
-    whole = {key: value for key, value in changes.items() if key == "teacher"}
-    return TrainConfig.model_validate({**_merge(base, {k: v for k, v in changes.items() if k not in whole}), **whole})
+    """``train`` with a variant's changes laid over it (a block of another type replaces the block whole)."""
+    return TrainConfig.model_validate(_merge(train.model_dump(), changes))
 
 
 class Comparison(Section):
@@ -271,9 +269,11 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, Any]:
 
 
 def _merge(base: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
+    """``updates`` laid over ``base`` key by key; a registry block whose ``type`` changes is replaced whole."""
     merged = dict(base)
     for key, value in updates.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        old = merged.get(key)
+        if isinstance(value, dict) and isinstance(old, dict) and value.get("type", old.get("type")) == old.get("type"):
             merged[key] = _merge(merged[key], value)
         else:
             merged[key] = value

@@ -24,7 +24,6 @@ __all__ = [
     "SUPPORTED_FACTORS",
     "PRECISIONS",
     "Interpolator",
-    "resolve_device",
     "autocast_dtype",
     "model_interpolator",
     "interpolate_pair",
@@ -37,17 +36,6 @@ SUPPORTED_FACTORS = (2, 4, 8)
 PRECISIONS = ("fp32", "bf16", "fp16")
 # AdaCoF pads its input to a multiple of 32; tiles of such a size need no padding.
 TILE_MULTIPLE = 32
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` picks CUDA when present; asking for CUDA without it is an error, not a silent CPU run."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise VosvfiError("--device cuda: no CUDA device is available here (use --device cpu or auto)")
-    if name not in ("cpu", "cuda"):
-        raise VosvfiError(f"--device must be auto, cpu or cuda, got {name!r}")
-    return torch.device(name)
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:

@@ -15,8 +15,9 @@ from tqdm import tqdm
 
 from vosvfi_core.checkpoint import load_checkpoint
 from vosvfi_core.commands.outputs import add_overwrite_flag, check_output
+from vosvfi_core.devices import resolve_device
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.interpolation import PRECISIONS, SUPPORTED_FACTORS, Interpolator, autocast_dtype, model_interpolator, resolve_device
+from vosvfi_core.interpolation import PRECISIONS, SUPPORTED_FACTORS, Interpolator, autocast_dtype, model_interpolator
 from vosvfi_core.io.images import IMAGE_SUFFIXES, load_rgb, write_image
 from vosvfi_core.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
 from vosvfi_core.video import (

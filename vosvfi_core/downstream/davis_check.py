@@ -10,6 +10,7 @@ The rebuilt frames' PSNR inside the annotated foreground is reported beside.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,7 @@ from vosvfi_core.data.datasets import DavisSequence, DavisSequences
 from vosvfi_core.data.sets import data_set
 from vosvfi_core.downstream.davis_measures import sequence_scores
 from vosvfi_core.downstream.rebuild import FrameInterpolator, lazy_frames, rebuild_sequence, rebuilt_indices
-from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext, DownstreamCheck, with_original
+from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext, DownstreamCheck, downstream_row, with_original
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.evaluation.interpolators import Interpolator
 from vosvfi_core.evaluation.metrics import masked_psnr
@@ -38,17 +39,7 @@ VOID_LABEL = 255  # DAVIS annotations mark pixels that no measure counts with th
 SegmentVideo = Callable[[Sequence[Tensor], Tensor], Sequence[Tensor]]
 
 
-def _row(model: str, dataset: str, sample: str, frame: int | None, metric: str, value: float, convention: str) -> dict[str, Any]:
-    return {
-        "model": model,
-        "dataset": dataset,
-        "sample": sample,
-        "frame": frame,
-        "check": DAVIS_CHECK,
-        "metric": metric,
-        "value": float(value),
-        "convention": convention,
-    }
+_row = functools.partial(downstream_row, DAVIS_CHECK)
 
 
 def _annotations(seq: DavisSequence, frames: Sequence[int]) -> tuple[dict[int, Tensor], dict[int, Tensor]]:

@@ -21,7 +21,7 @@ import torch
 from vosvfi_core.evaluation.interpolators import Interpolator
 from vosvfi_core.registry import Block, Registry
 
-__all__ = ["DOWNSTREAM_CHECKS", "CheckContext", "DownstreamCheck", "check_dataset", "with_original"]
+__all__ = ["DOWNSTREAM_CHECKS", "CheckContext", "DownstreamCheck", "check_dataset", "downstream_row", "with_original"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,20 @@ DOWNSTREAM_CHECKS: Registry[DownstreamCheck] = Registry(
     "downstream check",
     builtins=("vosvfi_core.downstream.foreground", "vosvfi_core.downstream.tracking_check", "vosvfi_core.downstream.davis_check"),
 )
+
+
+def downstream_row(check: str, model: str, dataset: str, sample: str, frame: int | None, metric: str, value: float, convention: str | None) -> dict[str, Any]:
+    """One ``downstream_results`` row (without run_id)."""
+    return {
+        "model": model,
+        "dataset": dataset,
+        "sample": sample,
+        "frame": frame,
+        "check": check,
+        "metric": metric,
+        "value": float(value),
+        "convention": convention,
+    }
 
 
 def with_original(interpolators: Sequence[Interpolator]) -> dict[str, Interpolator | None]:

@@ -12,6 +12,7 @@ The success and precision curves are not stored: they follow from the per-frame 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from pydantic import PositiveInt
 from vosvfi_core.data.datasets import TrackingSequences
 from vosvfi_core.data.sets import data_set
 from vosvfi_core.downstream.rebuild import FrameInterpolator, lazy_frames, rebuild_sequence
-from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext, DownstreamCheck, with_original
+from vosvfi_core.downstream.registry import DOWNSTREAM_CHECKS, CheckContext, DownstreamCheck, downstream_row, with_original
 from vosvfi_core.downstream.trackers import Tracker, build_tracker
 from vosvfi_core.downstream.tracking_measures import tracking_scores, valid_boxes
 from vosvfi_core.errors import VosvfiError
@@ -34,17 +35,7 @@ __all__ = ["TRACKING_CHECK", "tracking_accuracy", "tracking_check"]
 TRACKING_CHECK = "tracking_accuracy"
 
 
-def _row(model: str, dataset: str, sample: str, frame: int | None, metric: str, value: float, convention: str) -> dict[str, Any]:
-    return {
-        "model": model,
-        "dataset": dataset,
-        "sample": sample,
-        "frame": frame,
-        "check": TRACKING_CHECK,
-        "metric": metric,
-        "value": float(value),
-        "convention": convention,
-    }
+_row = functools.partial(downstream_row, TRACKING_CHECK)
 
 
 def tracking_accuracy(

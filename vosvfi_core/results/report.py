@@ -61,6 +61,7 @@ class ReportInputs:
     masks_summary: list[dict[str, Any]] = field(default_factory=list)
     tables: list[Path] = field(default_factory=list)
     pictures: list[Path] = field(default_factory=list)
+    shown_pictures: list[Path] = field(default_factory=list)  # one picture grid per data set, shown inline
     figures: list[Path] = field(default_factory=list)  # plots of the downstream checks, shown inline
     comparisons: list[tuple[str, str]] = field(default_factory=list)  # (name, Markdown) of the profile's comparisons
     kept: list[str] = field(default_factory=list)  # tables left from an earlier invocation, not rewritten now
@@ -137,6 +138,11 @@ def build_report(inputs: ReportInputs, baselines: list[Baseline] | None = None) 
             parts += [f"`{check}`:", "", markdown_table(pivot(rows, ["dataset", "level", "model"], "metric", "mean")), ""]
     for figure in inputs.figures:
         parts += [f"![{figure.stem}]({figure.relative_to(folder) if figure.is_relative_to(folder) else figure})", ""]
+    if inputs.shown_pictures:
+        parts += ["## Pictures", "", "Inputs, frame average, each model's output, truth and the first model's error; mask boundaries in green.", ""]
+        for picture in inputs.shown_pictures:
+            shown = picture.relative_to(folder) if picture.is_relative_to(folder) else picture
+            parts += [f"`{picture.parent.name}`: ![{picture.stem}]({shown})", ""]
     if inputs.masks_summary:
         parts += ["## Masks", "", markdown_table(inputs.masks_summary), ""]
     if inputs.kept:
