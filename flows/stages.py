@@ -171,7 +171,8 @@ def _models(state: RunState) -> dict[str, DataRef]:
         path = checkpoint.absolute()
         if not path.is_file():
             raise VosvfiError(f"evaluate.checkpoint: file not found: {path}")
-        return {path.stem: DataRef("checkpoint", path)}
+        generic = path.stem in ("model", "last", "best")  # our file names: the folder says which model
+        return {f"{path.parent.name}-{path.stem}" if generic else path.stem: DataRef("checkpoint", path)}
     if not state.trained:  # the plan puts train before evaluate when there is no checkpoint
         raise VosvfiError("no model to score: set evaluate.checkpoint or plan the train stage")
     return {name: DataRef("checkpoint", result.model) for name, result in state.trained.items()}  # the weights-only file

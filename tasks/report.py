@@ -53,7 +53,12 @@ def write_report(run_id: str, profile: str, run_folder: Path, tables: dict[str, 
     if "eval_results" in frames and "sample_strata" in frames:
         summaries["eval_results_by_motion"] = stratified_summary(frames["eval_results"], strata_frame(frames["sample_strata"]))
     compared = []
-    for comparison in comparisons if "eval_results" in frames else []:
+    scored = set(frames["eval_results"]["model"]) if "eval_results" in frames else set()
+    for comparison in comparisons:
+        missing = sorted((set(comparison.a) | set(comparison.b)) - scored)
+        if missing:  # e.g. a run that scores a checkpoint instead of the profile's trained models
+            get_run_logger().warning("comparison %s skipped: this run scored no %s", comparison.name, ", ".join(missing))
+            continue
         frame = compare_model_groups(frames["eval_results"], comparison.a, comparison.b, run_id=run_id, protocol=comparison.protocol)
         parquet, markdown_file = write_comparison(frame, run_folder / "comparisons" / comparison.name)
         compared.append((comparison.name, markdown_file.read_text(encoding="utf-8")))

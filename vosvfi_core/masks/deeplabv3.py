@@ -193,6 +193,10 @@ class DeepLabV3Segmenter:
             num_workers=workers,
             pin_memory=self.device.type == "cuda",
             collate_fn=_collate,
+            # Spawned, not forked: the masks task runs in a thread of the task runner, and a fork
+            # of a threaded process (Prefect's event loop, torch's pools) can die on start-up.
+            multiprocessing_context="spawn" if workers else None,
+            persistent_workers=False,
         )
         with _cudnn_benchmark(self.device):
             batch_iterator = iter(loader)
