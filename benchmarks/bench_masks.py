@@ -61,8 +61,9 @@ def _original(weights: Path, device: torch.device) -> Run:
     return run
 
 
-def _ours(weights: Path, device: torch.device, batch_size: int, workers: int) -> Run:
-    segmenter = SEGMENTERS.build({"type": "deeplabv3_resnet101", "weights": weights, "batch_size": batch_size, "num_workers": workers}, device)
+def _ours(weights: Path, device: torch.device, batch_size: int, workers: int | None) -> Run:
+    block = {"type": "deeplabv3_resnet101", "weights": weights, "batch_size": batch_size}
+    segmenter = SEGMENTERS.build(block if workers is None else {**block, "num_workers": workers}, device)
 
     def run(root: Path, out: Path) -> None:
         precompute_masks(root, frames_for_training(root), segmenter, dataset="bench", masks_root=out)
@@ -77,7 +78,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, help="frames per timed run, rounded up to whole triplets (default: 9 on cpu, 768 on cuda)")
     parser.add_argument("--size", default="256x448", help="frame height x width (default 256x448, Vimeo-90K's)")
     parser.add_argument("--batch-sizes", type=int, nargs="+", help="our batch sizes (default: 1 8 on cpu, 8 32 64 on cuda)")
-    parser.add_argument("--workers", type=int, default=2, help="our DataLoader workers")
+    parser.add_argument("--workers", type=int, help="our DataLoader workers (default: the segmenter's, 2 on CUDA, 0 on the CPU)")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--original-frames", type=int, help="frames for the original's way (default: --frames; it is slow)")
@@ -118,7 +119,9 @@ def main() -> None:
                 cpu_seconds[name].append((time.process_time() - start_cpu) / counts[name])
 
     autocast = " (bf16 autocast)" if device.type == "cuda" else ""
-    print(f"device={device}{autocast} threads={torch.get_num_threads()} workers={args.workers} frames={height}x{width} torch={torch.__version__}")
+    print(
+        f"device={device}{autocast} threads={torch.get_num_threads()} workers={args.workers if args.workers is not None else 'default'} frames={height}x{width} torch={torch.__version__}"
+    )
     original = statistics.median(rates[next(iter(rates))])
     original_cpu = statistics.median(cpu_seconds[next(iter(cpu_seconds))])
     print(f"{'method':<42} {'frames':>6} {'masks/s':>9} {'s/mask':>8} {'vs original':>12} {'cpu s/mask':>11} {'vs original':>12}")

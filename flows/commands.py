@@ -48,6 +48,8 @@ def _execute(args: argparse.Namespace, flow_name: str, targets: list[str] | None
     print(f"vosvfi: {plan.describe()}", flush=True)
     # Prefect's 20 s default for its temporary server is often too short on a busy 2-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # Offline, the temporary server's telemetry logs a failure on every run; users opt in by setting it.
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.logs import failure_line, run_log
     from flows.pipeline import FLOWS
     from flows.runner import api_for_workers, task_runner_for

@@ -33,9 +33,12 @@ from vosvfi_core.data.sets import data_set
 from vosvfi_core.devices import set_task_threads
 from vosvfi_core.downstream.registry import check_dataset
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.masks import frames_for_training, segmenter_key, shard, shipped_mask_path, vimeo_masks_dir
-from vosvfi_core.plan import RunPlan, datasets_read, plan_run
+from vosvfi_core.masks import frames_for_evaluation, frames_for_training, mask_subpath, masks_folder, segmenter_key, shard, shipped_mask_path
+from vosvfi_core.masks.evaluation_sets import evaluation_masks_root
+from vosvfi_core.masks.frames import VIMEO_SEQUENCES, FrameRef
+from vosvfi_core.plan import RunPlan, plan_run
 from vosvfi_core.provenance import DataRef, Produced
+from vosvfi_core.registry import Block
 from vosvfi_core.results.tables import exclusive_run, existing_tables, remove_partial_files, run_dir
 from vosvfi_core.stages import STAGE_NAMES
 from vosvfi_core.training import TrainResult, needs_masks
@@ -53,6 +56,11 @@ class RunState:
     refs: dict[str, DataRef] = field(default_factory=dict)  # data set name → its folder
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # table → rows (without run_id)
     trained: dict[str, TrainResult] = field(default_factory=dict)  # variant → its training
+    # Data set name → what the masks stage left, for training and for evaluation apart (one set
+    # may be both: Vimeo-90K's training triplets and its test triplets' middle frames).
+    training_masks: dict[str, DataRef] = field(default_factory=dict)  # the folder VimeoTriplets reads <sample>/imK.png from
+    evaluation_masks: dict[str, DataRef] = field(default_factory=dict)  # the keyed folder, its members the middle frames' masks
+    evaluation_masks_problems: dict[str, str] = field(default_factory=dict)  # data set name → why its masks could not be made
 
     @property
     def profile(self) -> Any:
@@ -123,42 +131,73 @@ def run_data(state: RunState) -> None:
     state.refs.update({name: fetched[data_set(name).catalog] for name, folder in local.items() if folder is None})
 
 
+def _shard_calls(state: RunState, name: str, frames: list[FrameRef], segmenter: Block, masks_root: Path | None) -> list[tuple[Any, ...]]:
+    """The masks_shard calls covering ``frames`` of data set ``name``, ``masks.shard_size`` frames each."""
+    config, data = state.profile.masks, state.refs[name]
+    weights = segmenter.kwargs.get("weights")
+    weights_ref = DataRef("segmenter-weights", Path(weights).absolute()) if weights is not None else None
+    count = max(1, math.ceil(len(frames) / config.shard_size))
+    calls = []
+    for index in range(count):
+        part = tuple(shard(frames, index, count))
+        reads = [f.path for f in part] + ([shipped_mask_path(f.path) for f in part] if segmenter.type == "ground_truth" else [])
+        calls.append((DataRef(name, data.root, tuple(reads)), index, part, segmenter, config.device, masks_root, weights_ref, state.plan.threads_per_task))
+    return calls
+
+
+def _keyed_folder(state: RunState, name: str, rows: list[dict[str, Any]], masks_root: Path | None) -> Path:
+    """The keyed folder the masks of ``rows`` (one data set, one segmenter) went to."""
+    return masks_folder(state.refs[name].root, segmenter_key(rows[0]["segmenter"], rows[0]["weights_sha256"]), masks_root)
+
+
 @runs("masks")
 def run_masks(state: RunState) -> None:
-    """Masks of the training sets, one task per shard of frames (in parallel under the task runner)."""
+    """Masks of the training sets a loss term reads them from, and of the middle frames of evaluation
+    sets without annotations that an object-aware metric scores; one task per shard of frames.
+
+    Training cannot go on without its masks, so their failure ends the run. Evaluation can: where
+    an evaluation set's masks cannot be made for a reason stated in one line (say, the segmenter's
+    weights are not in place offline), one warning names it and the object-aware values of that
+    set are null with that reason as their note.
+    """
     config = state.profile.masks
-    weights = config.segmenter.kwargs.get("weights")
-    weights_ref = DataRef("segmenter-weights", Path(weights).absolute()) if weights is not None else None
-    calls = []
-    for train_set in datasets_read(state.profile, "masks"):
-        data = state.refs[train_set]
-        frames = frames_for_training(data.root)
-        count = max(1, math.ceil(len(frames) / config.shard_size))
-        for index in range(count):
-            part = tuple(shard(frames, index, count))
-            reads = [f.path for f in part] + ([shipped_mask_path(f.path) for f in part] if config.segmenter.type == "ground_truth" else [])
-            calls.append((DataRef(data.name, data.root, tuple(reads)), index, part, config, weights_ref, state.plan.threads_per_task))
-    state.rows["masks_manifest"] = [row for rows in _map(state, masks_shard, "masks", calls) for row in rows]
-
-
-def _masks_dirs(state: RunState) -> dict[str, Path]:
-    """Training set → the keyed folder its masks were written to by this run's masks stage."""
-    rows = state.rows.get("masks_manifest", [])
-    keys = {row["dataset"]: segmenter_key(row["segmenter"], row["weights_sha256"]) for row in rows}
-    return {
-        name: vimeo_masks_dir(state.refs[name].root, keys[state.refs[name].name])
-        for name in datasets_read(state.profile, "masks")
-        if state.refs[name].name in keys
-    }
+    training, evaluation = state.plan.masked_sets()
+    manifest: list[dict[str, Any]] = []
+    training_frames = {name: frames_for_training(state.refs[name].root) for name in training}
+    calls = [call for name in training for call in _shard_calls(state, name, training_frames[name], config.segmenter, None)]
+    shards = _map(state, masks_shard, "masks", calls)
+    for name in training:
+        rows = [row for call, rows in zip(calls, shards, strict=True) if call[0].name == name for row in rows]
+        if rows:
+            state.training_masks[name] = DataRef("masks", _keyed_folder(state, name, rows, None) / VIMEO_SEQUENCES)
+        manifest += rows
+    for name in evaluation:
+        root, spec = state.refs[name].root, data_set(name)
+        frames = frames_for_evaluation(spec.open_triplets(root), root)
+        masks_root = evaluation_masks_root(state.data_root, spec.catalog, root)
+        try:
+            rows = [
+                row for rows in _map(state, masks_shard, "masks", _shard_calls(state, name, frames, config.evaluation_segmenter, masks_root)) for row in rows
+            ]
+        except StageFailure as failure:
+            if not isinstance(failure.error, VosvfiError):
+                raise
+            state.evaluation_masks_problems[name] = str(failure.error)
+            get_run_logger().warning("%s: no object masks, so its object-aware metrics are null: %s", name, failure.error)
+            continue
+        if rows:
+            state.evaluation_masks[name] = DataRef("masks", _keyed_folder(state, name, rows, masks_root), tuple(mask_subpath(f.path) for f in frames))
+        manifest += rows
+    state.rows["masks_manifest"] = manifest
 
 
 @runs("train")
 def run_train(state: RunState) -> None:
     """One task per trained model (the profile's variants, in parallel under the task runner)."""
-    trainings, plan, masks = state.profile.trainings(), state.plan, _masks_dirs(state)
+    trainings, plan = state.profile.trainings(), state.plan
     calls = []
     for config in trainings.values():
-        masks_ref = DataRef("masks", masks[config.dataset]) if needs_masks(config) and config.dataset in masks else None
+        masks_ref = state.training_masks.get(config.dataset) if needs_masks(config) else None
         calls.append((config, state.profile.model, state.refs[config.dataset], masks_ref, plan.run_id, state.run_folder, plan.threads_per_task))
     state.trained = dict(zip(trainings, _map(state, train_model, "train", calls)))
     state.rows["train_history"] = [{"model": name, **row} for name, result in state.trained.items() for row in result.history]
@@ -182,7 +221,10 @@ def _models(state: RunState) -> dict[str, DataRef]:
 def run_evaluate(state: RunState) -> None:
     """One task per data set (in parallel under the task runner)."""
     config, models, threads = state.profile.evaluate, _models(state), state.plan.threads_per_task
-    calls = [(name, state.refs[name], models, config, state.run_folder, threads) for name in config.datasets]
+    calls = []
+    for name in config.datasets:
+        masks, problem = state.evaluation_masks.get(name), state.evaluation_masks_problems.get(name)
+        calls.append((name, state.refs[name], masks, problem, models, config, state.run_folder, threads))
     for tables in _map(state, evaluate_dataset, "evaluate", calls):
         for table, rows in tables.items():
             state.rows.setdefault(table, []).extend(rows)

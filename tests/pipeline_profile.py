@@ -17,7 +17,18 @@ TINY_PROFILE = {
         }
     },
     "masks": {"segmenter": "ground_truth", "shard_size": 6},  # 4 triplets x 3 frames: 2 shards
-    "train": {"dataset": "synthetic", "crop": 32, "batch_size": 4, "epochs": 1, "checkpoint_every": 1000, "log_every": 1, "device": "cpu"},
+    "train": {
+        "dataset": "synthetic",
+        "crop": 32,
+        "batch_size": 4,
+        "epochs": 1,
+        "checkpoint_every": 1000,
+        "log_every": 1,
+        "device": "cpu",
+        # A VOS term, so that training reads the masks stage's masks.
+        "losses": "1*Charb+0.01*g_Spatial+0.005*g_Occlusion+0.1*Seg",
+        "teacher": {"type": "pixel_affinity", "stride": 4},
+    },
     "evaluate": {"datasets": ["synthetic", "synthetic_davis"], "protocols": ["float", "uint8"], "pictures": 1, "device": "cpu"},
     "downstream": {"checks": [{"type": "foreground_psnr", "dataset": "synthetic_davis"}], "device": "cpu"},
 }

@@ -111,7 +111,12 @@ def test_feature_the_plan_adds_what_a_stage_needs_and_says_why() -> None:
 
 def test_feature_a_checkpoint_and_catalog_sets_only_plan_no_generated_data() -> None:
     plan = plan_run("demo", ["evaluate"], ["evaluate.checkpoint=w.pth", "evaluate.datasets=[ucf101]"])
-    assert plan.names == ["data", "evaluate"] and plan.datasets() == ["ucf101"]  # nothing generated
+    # The demo's foreground metrics need UCF101's middle-frame masks; the training set's masks are not made.
+    assert plan.names == ["data", "masks", "evaluate"] and plan.datasets() == ["ucf101"]  # nothing generated
+    assert plan.masked_sets() == ([], ["ucf101"])
+    plain = plan_run("demo", ["evaluate"], ["evaluate.checkpoint=w.pth", "evaluate.datasets=[ucf101]", "evaluate.metrics=[psnr]"])
+    assert plain.names == ["data", "evaluate"] and plain.datasets() == ["ucf101"]
+    assert plan_run("demo", ["masks"]).masked_sets() == (["synthetic"], [])  # asked alone: the masks the profile's stages need
 
 
 def test_feature_threads_per_task_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:

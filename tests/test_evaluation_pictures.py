@@ -68,6 +68,25 @@ def test_cardinality_one_column_per_tile_when_few(tmp_path: Path) -> None:
     assert Image.open(path).size == (6 * W, H + LABEL_HEIGHT)
 
 
+def test_feature_large_frames_are_shown_area_averaged_down(tmp_path: Path) -> None:
+    f = _frames()
+    mask = _square_mask()
+    path = picture_grid(f["frame0"], f["frame2"], {"a": f["a"]}, f["truth"], mask, tmp_path / "grid.png", columns=10, max_side=W // 2)
+    shown = (H // 2, W // 2)
+    assert Image.open(path).size == (6 * shown[1], shown[0] + LABEL_HEIGHT)
+    grid = np.asarray(Image.open(path))
+    tile = grid[LABEL_HEIGHT:, : shown[1]]
+    halved = f["frame0"].reshape(3, H // 2, 2, W // 2, 2).mean(dim=(2, 4))  # 2x2 area means, computed apart
+    np.testing.assert_array_equal(tile, to_uint8(halved))
+    error = (f["a"] - f["truth"]).abs().mean(dim=0).reshape(H // 2, 2, W // 2, 2).mean(dim=(1, 3))
+    expected = error_map(error[None].expand(3, -1, -1), torch.zeros(3, *shown))  # the full-size error, then its area means
+    np.testing.assert_array_equal(grid[LABEL_HEIGHT:, 5 * shown[1] :], expected)
+    model = grid[LABEL_HEIGHT:, MODEL_TILE_OFFSET * shown[1] : (MODEL_TILE_OFFSET + 1) * shown[1]]
+    assert (model == BOUNDARY_COLOUR).all(axis=2).any()  # the mask boundary is still drawn
+    with pytest.raises(ValueError, match="max_side must be at least 1"):
+        picture_grid(f["frame0"], f["frame2"], {"a": f["a"]}, f["truth"], None, tmp_path / "x.png", max_side=0)
+
+
 def test_feature_mask_boundary_hand_computed() -> None:
     boundary = mask_boundary(_square_mask())
     expected = torch.zeros(H, W, dtype=torch.bool)

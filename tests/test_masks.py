@@ -324,7 +324,7 @@ def test_feature_cli_shards_together_write_every_mask(vimeo: Path, capsys: pytes
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["{root}/none"], "no such data set folder"),
+        (["{root}/none"], "neither a data set folder nor a data set name"),
         (["{root}", "--shard", "3/2"], r"--shard 3/2: need 1 <= i <= n"),
         (["{root}", "--segmenter", "nope"], "unknown segmenter 'nope'"),
         (["{root}", "--segmenter", "ground_truth", "--weights", "w.pth"], "--weights: segmenter ground_truth has no weights setting"),

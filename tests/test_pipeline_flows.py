@@ -96,7 +96,7 @@ def test_feature_unchanged_rerun_completes_from_cache(prefect_api: str, workspac
 def test_feature_changing_a_stage_reruns_it_and_later_stages_only(prefect_api: str, workspace: Path) -> None:
     _run(workspace, run_id="change")
     _, states, _ = _run(workspace, run_id="change", overrides=["train.lr=0.0005"])
-    assert _all(states, ("data", "masks"), "Cached"), states
+    assert _all(states, ("data", "masks"), "Cached"), {stage: states.get(stage) for stage in ALL}
     assert _all(states, ("train", "evaluate", "downstream", "report"), "Completed"), states
     _, states, _ = _run(workspace, run_id="change", overrides=["train.lr=0.0005", "evaluate.protocols=[float]"])
     assert _all(states, ("data", "masks", "train", "downstream"), "Cached"), states
@@ -140,7 +140,7 @@ def test_feature_killed_run_resumes_from_checkpoint(prefect_api: str, workspace:
         child.kill()
         child.wait()
     result, states, _ = _run(workspace, run_id="resume")
-    assert _all(states, ("data", "masks"), "Cached"), states
+    assert _all(states, ("data", "masks"), "Cached"), {stage: states.get(stage) for stage in ALL}
     assert _all(states, ("train", "evaluate", "downstream", "report"), "Completed"), states
     assert 0 < result["train_start_step"]["adacof"] < result["train_steps"]["adacof"] == 6
     history = pq.read_table(result["tables"]["train_history"]).to_pylist()

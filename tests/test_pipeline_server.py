@@ -92,7 +92,7 @@ def test_feature_demo_pipeline_against_a_real_server(prefect_server: str, tmp_pa
             time.sleep(0.5)
         assert all(t.state.is_completed() for t in task_runs), [(t.name, t.state.name) for t in task_runs]
         names = {t.name for t in task_runs}
-        assert {"evaluate-synthetic", "evaluate-synthetic_davis", "masks-demo-0", "masks-demo-1", "downstream-foreground_psnr"} <= names
+        assert {"evaluate-synthetic", "evaluate-synthetic_davis", "masks-synthetic-0", "masks-synthetic-1", "downstream-foreground_psnr"} <= names
         for prefix in ("generate-demo-data-", "train-", "write-tables-", "write-report-"):
             assert any(name.startswith(prefix) for name in names), prefix
         artifacts = client.read_artifacts(flow_run_filter=run_filter)

@@ -37,7 +37,7 @@ def demo_data(workspace: Path) -> Path:
     [
         (["--profile", "nope"], "unknown profile 'nope'"),
         (["--set", "train.optimizer=sgd"], "train.optimizer: Input should be 'adamax', 'adam' or 'adamw'"),
-        (["--set", "train.losses=1*Charb+1*Seg"], "the seg term needs a VOS teacher; set train.teacher"),
+        (["--set", "train.losses=1*Charb+1*Seg", "--set", "train.teacher=null"], "the seg term needs a VOS teacher; set train.teacher"),
         (["--run-id", "a/b"], "run id 'a/b' must be"),
         (["--model", "other"], "--model 'other': the profile trains adacof"),
         ([], "training set synthetic is not in place under"),

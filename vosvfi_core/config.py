@@ -102,10 +102,16 @@ class DataConfig(Section):
 
 
 class MasksConfig(Section):
-    """Foreground masks of the training sets: a registered segmenter (exact masks a data set ships, or DeepLabV3)."""
+    """Foreground masks by registered segmenters (exact masks a data set ships, or DeepLabV3).
+
+    ``segmenter`` makes the training sets' masks, for the loss terms that read them;
+    ``evaluation_segmenter`` the masks of the ground-truth middle frames of evaluation sets that
+    ship no annotations, when an evaluation metric reads object masks.
+    """
 
     # {type: ground_truth} | {type: deeplabv3_resnet101, weights: PATH, batch_size: 8, num_workers: 2}
     segmenter: SegmenterBlock = Field(default_factory=lambda: SEGMENTERS.check("ground_truth"))
+    evaluation_segmenter: SegmenterBlock = Field(default_factory=lambda: SEGMENTERS.check("deeplabv3_resnet101"))
     shard_size: PositiveInt = 3000  # frames per task
     device: Device = "auto"
 

@@ -18,7 +18,17 @@ from vosvfi_core.downstream.registry import check_dataset
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.stages import STAGE_NAMES, stage
 
-__all__ = ["REFRESHABLE", "PlannedStage", "RunPlan", "check_stage_names", "datasets_read", "plan_run"]
+__all__ = [
+    "REFRESHABLE",
+    "PlannedStage",
+    "RunPlan",
+    "check_stage_names",
+    "datasets_read",
+    "evaluation_sets_needing_masks",
+    "metrics_reading_masks",
+    "plan_run",
+    "training_sets_needing_masks",
+]
 
 # --refresh takes a stage or the report, which every run writes.
 REFRESHABLE: tuple[str, ...] = (*STAGE_NAMES, "report")
@@ -44,15 +54,30 @@ class RunPlan:
     def names(self) -> list[str]:
         return [s.name for s in self.stages]
 
+    def _served(self, stage_name: str) -> set[str]:
+        """The stages ``stage_name`` works for: the planned ones, and the profile's too when it was asked for itself."""
+        stages = set(self.names)
+        if any(s.name == stage_name and s.reason == "asked" for s in self.stages):
+            stages |= set(self.profile.stages)
+        return stages
+
+    def masked_sets(self) -> tuple[list[str], list[str]]:
+        """(training sets, evaluation sets) the masks stage segments: those of the stages it works for.
+
+        Training masks only when training runs, evaluation masks only when evaluation does (or
+        ``vosvfi run masks``, which works for the profile's stages).
+        """
+        stages = self._served("masks")
+        training = training_sets_needing_masks(self.profile) if "train" in stages else []
+        return training, evaluation_sets_needing_masks(self.profile) if "evaluate" in stages else []
+
     def datasets(self) -> list[str]:
         """The data sets the data stage prepares: those the planned stages read, in a stable order.
 
         When the data stage itself was asked for (``vosvfi run data``), also those of the profile's stages.
         """
-        stages = set(self.names)
-        if any(s.name == "data" and s.reason == "asked" for s in self.stages):
-            stages |= set(self.profile.stages)
-        return sorted({name for s in stages for name in datasets_read(self.profile, s)})
+        training, evaluation = self.masked_sets() if "masks" in self.names else ([], [])
+        return sorted({*training, *evaluation, *(name for s in self._served("data") - {"masks"} for name in datasets_read(self.profile, s))})
 
     def describe(self) -> str:
         lines = [f"run {self.run_id}: profile {self.profile.name}, {self.threads_per_task} torch thread(s) per task"]
@@ -71,9 +96,33 @@ def check_stage_names(names: Iterable[str], *, option: str = "", also: tuple[str
     return names
 
 
+def training_sets_needing_masks(profile: Profile) -> list[str]:
+    """The training sets of the models whose loss terms read object masks."""
+    from vosvfi_core.training import needs_masks
+
+    return sorted({config.dataset for config in profile.trainings().values() if needs_masks(config)})
+
+
+def metrics_reading_masks(profile: Profile) -> list[str]:
+    """The evaluation metrics (their ``metric`` names) that read the middle frame's object mask."""
+    from vosvfi_core.evaluation import METRICS
+
+    built = (METRICS.build(block) for block in profile.evaluate.metrics)
+    return [metric.name for metric in built if "mask1" in metric.needs]
+
+
+def evaluation_sets_needing_masks(profile: Profile) -> list[str]:
+    """The evaluation sets that ship no object masks while a metric reads them: the masks stage segments their middle frames."""
+    if not metrics_reading_masks(profile):
+        return []
+    return [name for name in profile.evaluate.datasets if not data_set(name).has_masks]
+
+
 def datasets_read(profile: Profile, stage_name: str) -> list[str]:
     """The data sets (names of :mod:`vosvfi_core.data.sets`) that ``stage_name`` reads under ``profile``."""
-    if stage_name in ("masks", "train"):
+    if stage_name == "masks":
+        return sorted({*training_sets_needing_masks(profile), *evaluation_sets_needing_masks(profile)})
+    if stage_name == "train":
         return sorted({config.dataset for config in profile.trainings().values()})
     if stage_name == "evaluate":
         return list(profile.evaluate.datasets)

@@ -43,19 +43,29 @@ def _data_needs(profile: Profile, stage: str) -> dict[str, str]:
 
 
 def _train_needs(profile: Profile) -> dict[str, str]:
-    from vosvfi_core.training import needs_masks
+    from vosvfi_core.plan import training_sets_needing_masks
 
     needs = _data_needs(profile, "train")
-    if any(needs_masks(config) for config in profile.trainings().values()):
+    if training_sets_needing_masks(profile):
         needs["masks"] = "a loss term reads object masks"
+    return needs
+
+
+def _evaluate_needs(profile: Profile) -> dict[str, str]:
+    from vosvfi_core.plan import evaluation_sets_needing_masks, metrics_reading_masks
+
+    needs = {**_data_needs(profile, "evaluate"), **_model_needs(profile)}
+    unmasked = evaluation_sets_needing_masks(profile)
+    if unmasked:
+        needs["masks"] = f"{', '.join(metrics_reading_masks(profile))} read object masks, which {', '.join(unmasked)} ship none of"
     return needs
 
 
 STAGES: tuple[Stage, ...] = (
     Stage("data", "generate the demo data, download and verify the data sets the profile reads", _no_needs),
-    Stage("masks", "foreground masks of the training set, one task per shard", lambda p: _data_needs(p, "masks")),
+    Stage("masks", "foreground masks of training sets and of unannotated evaluation sets, one task per shard", lambda p: _data_needs(p, "masks")),
     Stage("train", "train (or resume training) the interpolation network", _train_needs),
-    Stage("evaluate", "score the model and the baselines on each evaluation data set", lambda p: {**_data_needs(p, "evaluate"), **_model_needs(p)}),
+    Stage("evaluate", "score the model and the baselines on each evaluation data set", _evaluate_needs),
     Stage("downstream", "downstream checks of interpolated videos", lambda p: {**_data_needs(p, "downstream"), **_model_needs(p)}),
 )
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)

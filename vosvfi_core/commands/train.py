@@ -24,9 +24,8 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from vosvfi_core.config import Profile
-from vosvfi_core.data.catalog import data_root, load_catalog
-from vosvfi_core.data.download import marker_problem
-from vosvfi_core.data.local import local_copy
+from vosvfi_core.data.catalog import data_root
+from vosvfi_core.data.local import prepared_folder
 from vosvfi_core.data.sets import data_set
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.plan import plan_run
@@ -34,7 +33,7 @@ from vosvfi_core.results.tables import check_run_id, exclusive_run, run_dir, wri
 from vosvfi_core.training import CHECKPOINT_NAME, TrainProgress, TrainResult, needs_masks, train
 from vosvfi_core.training.config import TrainConfig
 
-__all__ = ["register", "training_folder", "validation_set"]
+__all__ = ["register", "validation_set"]
 
 # Validation sets in order of preference: the paper's Middlebury "other", else the demo's test split.
 _VALIDATION_SETS = ("middlebury_other", "synthetic")
@@ -44,30 +43,19 @@ def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def training_folder(profile: Profile, name: str, root: Path) -> Path | None:
-    """The prepared folder of data set ``name`` (``data.local``, else under ``root``), or None when it is not in place."""
-    spec = data_set(name)
-    local = profile.data.local.get(name) or profile.data.local.get(spec.catalog)
-    if local is not None:
-        return local_copy(name, spec.catalog, local)
-    entry = load_catalog().dataset(spec.catalog)
-    problem = marker_problem(entry, root, generator=profile.data.synthetic if spec.generated else None)
-    return None if problem else entry.directory_under(root)
-
-
 def validation_set(profile: Profile, root: Path) -> tuple[str, Dataset] | None:
     """``(name, dataset)`` of the first validation set in place (Middlebury other, else the synthetic test split), or None."""
     for name in _VALIDATION_SETS:
         if data_set(name).generated and profile.data.synthetic is None:
             continue
-        folder = training_folder(profile, name, root)
+        folder = prepared_folder(profile, name, root)
         if folder is not None:
             return name, data_set(name).open_triplets(folder)
     return None
 
 
 def _training_set(profile: Profile, config: TrainConfig, root: Path, profile_ref: str) -> Dataset:
-    folder = training_folder(profile, config.dataset, root)
+    folder = prepared_folder(profile, config.dataset, root)
     if folder is None:
         raise VosvfiError(f"training set {config.dataset} is not in place under {root}; prepare it first: vosvfi run data --profile {profile_ref}")
     masks = needs_masks(config)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from vosvfi_core.evaluation.metric_registry import METRICS, Metric
@@ -63,35 +62,45 @@ def masked_psnr(output: Tensor, target: Tensor, mask: Tensor) -> float:
     return math.inf if mse == 0 else -10.0 * math.log10(mse)
 
 
-def _gaussian_window(dtype: torch.dtype, device: torch.device) -> Tensor:
+def _gaussian_line(dtype: torch.dtype, device: torch.device) -> Tensor:
     taps = torch.arange(-_SSIM_RADIUS, _SSIM_RADIUS + 1, dtype=dtype, device=device)
     line = torch.exp(-(taps**2) / (2 * _SSIM_SIGMA**2))
-    line = line / line.sum()
-    return line[:, None] * line[None, :]  # [11, 11]
+    return line / line.sum()  # [11]; the 2-D window is its outer product
+
+
+def _blur(plane: Tensor, line: Tensor) -> Tensor:
+    """The separable Gaussian of ``[H, W]`` over valid windows only, ``[H - 10, W - 10]``.
+
+    Weighted sums of shifted views, rows then columns: unlike ``conv2d`` in float64 on the CPU,
+    which unfolds 121 copies of the image, this needs two planes of memory (a 4K frame stays
+    within a few hundred MB).
+    """
+    size = line.numel()
+    height, width = plane.shape[0] - size + 1, plane.shape[1] - size + 1
+    rows = sum(line[k] * plane[k : k + height] for k in range(size))
+    return sum(line[k] * rows[:, k : k + width] for k in range(size))
 
 
 def ssim(output: Tensor, target: Tensor, *, data_range: float = 1.0) -> float:
-    """Mean SSIM of ``[C, H, W]`` images; both sides must be at least 11 pixels."""
+    """Mean SSIM of ``[C, H, W]`` images; both sides must be at least 11 pixels. One channel at a time, in float64."""
     _check_pair(output, target)
     channels, height, width = output.shape
     size = 2 * _SSIM_RADIUS + 1
     if height < size or width < size:
         raise ValueError(f"SSIM needs images of at least {size}x{size}, got {width}x{height}")
-    x = output.double().unsqueeze(1)  # [C, 1, H, W]: channels as a batch
-    y = target.double().unsqueeze(1)
-    window = _gaussian_window(x.dtype, x.device)[None, None]  # [1, 1, 11, 11]
-
-    def blur(image: Tensor) -> Tensor:
-        return F.conv2d(image, window)  # valid: only windows fully inside the image
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x * mu_x
-    var_y = blur(y * y) - mu_y * mu_y
-    cov = blur(x * y) - mu_x * mu_y
+    line = _gaussian_line(torch.float64, output.device)
     c1, c2 = (_K1 * data_range) ** 2, (_K2 * data_range) ** 2
-    numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
-    denominator = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
-    return (numerator / denominator).mean().item()
+    total = 0.0
+    for channel in range(channels):
+        x, y = output[channel].double(), target[channel].double()
+        mu_x, mu_y = _blur(x, line), _blur(y, line)
+        var_x = _blur(x * x, line) - mu_x * mu_x
+        var_y = _blur(y * y, line) - mu_y * mu_y
+        cov = _blur(x * y, line) - mu_x * mu_y
+        numerator = (2 * mu_x * mu_y + c1) * (2 * cov + c2)
+        denominator = (mu_x * mu_x + mu_y * mu_y + c1) * (var_x + var_y + c2)
+        total += (numerator / denominator).mean().item()  # every channel's map has the same size
+    return total / channels
 
 
 @METRICS.register("psnr")

@@ -46,11 +46,16 @@ def mask_boundary(mask: Tensor) -> Tensor:
     return foreground & near_background
 
 
-def error_map(output: Tensor, truth: Tensor, *, scale: float = 0.2) -> np.ndarray:
-    """``[H, W, 3]`` uint8: mean over RGB of |output − truth| through ``magma``, 0 → black, ``scale`` and above → the brightest colour."""
+def error_map(output: Tensor, truth: Tensor, *, scale: float = 0.2, size: tuple[int, int] | None = None) -> np.ndarray:
+    """``[H, W, 3]`` uint8: mean over RGB of |output − truth| through ``magma``, 0 → black, ``scale`` and above → the brightest colour.
+
+    ``size`` (H, W): the error is computed at full resolution, then averaged over areas down to ``size``.
+    """
     if scale <= 0:
         raise ValueError(f"error scale must be positive, got {scale}")
     error = (output.detach().float().cpu() - truth.detach().float().cpu()).abs().mean(dim=0)
+    if size is not None and tuple(size) != tuple(error.shape):
+        error = F.interpolate(error[None, None], size=size, mode="area")[0, 0]
     levels = (error / scale).clamp(0, 1).numpy()
     return (colormaps["magma"](levels)[..., :3] * 255).round().astype(np.uint8)
 
@@ -72,6 +77,18 @@ def _labelled(image: np.ndarray, label: str) -> Image.Image:
     return tile
 
 
+def _shown_size(height: int, width: int, max_side: int) -> tuple[int, int]:
+    """(H, W) scaled down so that neither side exceeds ``max_side``; unchanged when it fits."""
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _shrunk(frame: Tensor, size: tuple[int, int]) -> Tensor:
+    if tuple(frame.shape[-2:]) == size:
+        return frame
+    return F.interpolate(frame.detach().float().cpu()[None], size=size, mode="area")[0]
+
+
 def picture_name(sample: str) -> str:
     """A sample's name as a file name (``seq/00017`` → ``seq_00017.png``)."""
     return re.sub(r"[^A-Za-z0-9._-]+", "_", sample) + ".png"
@@ -87,10 +104,13 @@ def picture_grid(
     *,
     columns: int = 4,
     error_scale: float = 0.2,
+    max_side: int = 1024,
 ) -> Path:
     """Write the grid of one sample to ``path`` (PNG, atomically) and return ``path``.
 
-    Frames are ``[3, H, W]`` in [0, 1] (outputs are clamped for display), all of one size;
+    Frames are ``[3, H, W]`` in [0, 1] (outputs are clamped for display), all of one size, shown
+    at most ``max_side`` pixels wide and high (larger ones are area-averaged down, so a grid of 4K
+    frames stays a picture for a report, not hundreds of MB);
     ``outputs`` maps a model's name to its interpolated frame, in display order (at least one);
     ``mask`` (``[H, W]`` or ``[1, H, W]``, foreground > 0.5) is the object mask of the middle frame.
     """
@@ -102,11 +122,19 @@ def picture_grid(
     shapes = {name: tuple(t.shape) for name, t in frames.items()}
     if len(set(shapes.values())) != 1 or len(frame0.shape) != 3 or frame0.shape[0] != 3:
         raise ValueError(f"picture_grid needs [3, H, W] frames of one size, got {shapes}")
+    if max_side < 1:
+        raise ValueError(f"max_side must be at least 1, got {max_side}")
+    if mask is not None and tuple(_plane(mask).shape) != tuple(frame0.shape[-2:]):
+        raise ValueError(f"mask {tuple(mask.shape)} does not match the frames {tuple(frame0.shape)}")
+    size = _shown_size(frame0.shape[-2], frame0.shape[-1], max_side)
+    first_name, first_output = next(iter(outputs.items()))
+    error = error_map(first_output, truth, scale=error_scale, size=size)
+    frame0, frame2, truth = _shrunk(frame0, size), _shrunk(frame2, size), _shrunk(truth, size)
+    outputs = {name: _shrunk(output, size) for name, output in outputs.items()}
     boundary = None
     if mask is not None:
-        boundary = mask_boundary(mask).numpy()
-        if boundary.shape != tuple(frame0.shape[-2:]):
-            raise ValueError(f"mask {tuple(mask.shape)} does not match the frames {tuple(frame0.shape)}")
+        shown = F.interpolate(_plane(mask).float()[None, None], size=size, mode="nearest")[0, 0] if size != tuple(mask.shape[-2:]) else mask
+        boundary = mask_boundary(shown).numpy()
 
     tiles = [_labelled(to_uint8(frame0), "frame0"), _labelled(to_uint8(frame2), "frame2")]
     tiles.append(_labelled(to_uint8((frame0 + frame2) / 2), "frame average"))
@@ -116,8 +144,7 @@ def picture_grid(
             image[boundary] = BOUNDARY_COLOUR
         tiles.append(_labelled(image, name))
     tiles.append(_labelled(to_uint8(truth), "truth"))
-    first_name, first_output = next(iter(outputs.items()))
-    tiles.append(_labelled(error_map(first_output, truth, scale=error_scale), f"|error| 0-{error_scale:g} {first_name}"))
+    tiles.append(_labelled(error, f"|error| 0-{error_scale:g} {first_name}"))
 
     tile_width, tile_height = tiles[0].size
     rows = -(-len(tiles) // columns)

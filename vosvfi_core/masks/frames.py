@@ -19,10 +19,11 @@ from torch.utils.data import Dataset
 from vosvfi_core.data.datasets import DavisX2, FolderTriplets, MiddleburyOther, SnuFilm, UCF101Triplets, VimeoTriplets
 from vosvfi_core.errors import VosvfiError
 
-__all__ = ["FrameRef", "frames_for_evaluation", "frames_for_training", "frames_for_vimeo", "parse_shard", "shard"]
+__all__ = ["VIMEO_SEQUENCES", "FrameRef", "frames_for_evaluation", "frames_for_training", "frames_for_vimeo", "parse_shard", "shard"]
 
 T = TypeVar("T")
 MIDDLE = 1  # the ground-truth frame of a triplet (frame0, frame1, frame2)
+VIMEO_SEQUENCES = "vimeo_triplet/sequences"  # a Vimeo-style tree's frames, relative to its root
 
 
 @dataclass(frozen=True, order=True)
@@ -45,7 +46,7 @@ def frames_for_vimeo(root: Path, split: Literal["train", "test"]) -> list[FrameR
     """A Vimeo-style tree's frames: all three of every training triplet, or the middle frame of every test triplet."""
     triplets = VimeoTriplets(Path(root), split, crop=None)
     frames = (0, 1, 2) if split == "train" else (MIDDLE,)
-    return [FrameRef(name, k, f"vimeo_triplet/sequences/{name}/im{k + 1}.png") for name in triplets.names for k in frames]
+    return [FrameRef(name, k, f"{VIMEO_SEQUENCES}/{name}/im{k + 1}.png") for name in triplets.names for k in frames]
 
 
 def frames_for_training(root: Path) -> list[FrameRef]:

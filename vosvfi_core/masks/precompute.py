@@ -29,7 +29,7 @@ import numpy as np
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.images import image_size
 from vosvfi_core.masks.files import mask_array, valid_mask, write_mask
-from vosvfi_core.masks.frames import FrameRef
+from vosvfi_core.masks.frames import VIMEO_SEQUENCES, FrameRef
 from vosvfi_core.masks.segmenters import Segmenter
 
 __all__ = ["MASKS_FOLDER", "MaskRow", "keyed_mask_path", "mask_subpath", "masks_folder", "precompute_masks", "vimeo_masks_dir"]
@@ -76,7 +76,7 @@ def keyed_mask_path(root: Path, key: str, frame_path: str, masks_root: Path | No
 
 def vimeo_masks_dir(root: Path, key: str, masks_root: Path | None = None) -> Path:
     """The folder ``VimeoTriplets(root, masks_dir=...)`` reads ``<sample>/im{1,2,3}.png`` from, for masks made with ``key``."""
-    return masks_folder(root, key, masks_root) / "vimeo_triplet" / "sequences"
+    return masks_folder(root, key, masks_root) / VIMEO_SEQUENCES
 
 
 def _shown_path(path: Path, root: Path) -> str:

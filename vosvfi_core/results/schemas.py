@@ -45,7 +45,8 @@ MASKS_MANIFEST = pa.schema(
         pa.field("sample", pa.string(), nullable=False),
         pa.field("frame", pa.int64(), nullable=False),  # 0, 1, 2: first, middle, last frame of the triplet
         pa.field("frame_path", pa.string(), nullable=False),  # relative to the data set's folder
-        pa.field("mask_path", pa.string(), nullable=False),  # relative to the data set's folder, under masks/<segmenter key>/
+        # Relative to the data set's folder (masks/<segmenter key>/…); absolute for an evaluation set's masks (under the data root).
+        pa.field("mask_path", pa.string(), nullable=False),
         pa.field("foreground_fraction", pa.float64(), nullable=False),
         pa.field("segmenter", pa.string(), nullable=False),
         pa.field("weights_sha256", pa.string(), nullable=True),  # null for masks a data set ships
