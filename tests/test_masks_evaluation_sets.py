@@ -160,6 +160,8 @@ def test_feature_cli_segments_the_middle_frames_of_a_named_set(
     assert capsys.readouterr().out.endswith("(0 computed, 2 kept)\n")
     with pytest.raises(VosvfiError, match=f"--split train: data set folder:{clips} has no training triplets"):
         _cli([f"folder:{clips}", "--segmenter", "toy_bright", "--split", "train"])
+    with pytest.raises(VosvfiError, match=f"data set folder:{tmp_path / 'nowhere'}: folder not found"):
+        _cli([f"folder:{tmp_path / 'nowhere'}", "--segmenter", "toy_bright"])
     with pytest.raises(VosvfiError, match="data set middlebury_other is not in place under .*; prepare it first: vosvfi data download middlebury_other"):
         _cli(["middlebury_other", "--segmenter", "toy_bright"])
 

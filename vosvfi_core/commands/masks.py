@@ -62,6 +62,8 @@ def _named_set(args: argparse.Namespace) -> tuple[Path, list[FrameRef], Path | N
     spec = data_set(args.dataset)
     profile = load_profile(args.profile)
     folder = prepared_folder(profile, spec.name, data_root())
+    if folder is None and spec.local_folder:
+        raise VosvfiError(f"data set {spec.name}: folder not found")
     if folder is None:
         raise VosvfiError(f"data set {spec.name} is not in place under {data_root()}; prepare it first: vosvfi data download {spec.catalog}")
     split = args.split or ("train" if spec.train_split else "test")

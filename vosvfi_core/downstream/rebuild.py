@@ -33,14 +33,14 @@ class FrameSource(Protocol):
     def frame(self, index: int) -> Tensor: ...
 
 
-class LazyFrames(Sequence[Tensor]):
-    """A read-on-access view of a data set's sequence: item i is ``source.frame(i)``."""
-
-    def __init__(self, source: FrameSource) -> None:
-        self.source = source
+class _FrameSequence(Sequence[Tensor]):
+    """A sequence of frames given by ``_frame(i)`` for ``0 <= i < len``: negative indices and slices as for a list."""
 
     def __len__(self) -> int:
-        return len(self.source)
+        raise NotImplementedError
+
+    def _frame(self, index: int) -> Tensor:
+        raise NotImplementedError
 
     @overload
     def __getitem__(self, index: int) -> Tensor: ...
@@ -50,10 +50,26 @@ class LazyFrames(Sequence[Tensor]):
 
     def __getitem__(self, index: int | slice) -> Tensor | list[Tensor]:
         if isinstance(index, slice):
-            return [self.source.frame(i) for i in range(*index.indices(len(self)))]
+            return [self._frame(i) for i in range(*index.indices(len(self)))]
         if not -len(self) <= index < len(self):
             raise IndexError(f"frame {index} out of range for {len(self)} frames")
-        return self.source.frame(index % len(self))
+        return self._frame(index % len(self))
+
+    def __iter__(self) -> Iterator[Tensor]:
+        return (self._frame(i) for i in range(len(self)))
+
+
+class LazyFrames(_FrameSequence):
+    """A read-on-access view of a data set's sequence: item i is ``source.frame(i)``."""
+
+    def __init__(self, source: FrameSource) -> None:
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def _frame(self, index: int) -> Tensor:
+        return self.source.frame(index)
 
 
 def lazy_frames(source: FrameSource) -> LazyFrames:
@@ -66,7 +82,7 @@ def rebuilt_indices(count: int) -> list[int]:
     return list(range(1, count - 1, 2))
 
 
-class RebuiltSequence(Sequence[Tensor]):
+class RebuiltSequence(_FrameSequence):
     """A full-length sequence: the source's frames, the rebuilt ones replaced by the interpolator's."""
 
     def __init__(self, source: Sequence[Tensor], rebuilt: dict[int, Tensor]) -> None:
@@ -81,22 +97,8 @@ class RebuiltSequence(Sequence[Tensor]):
     def __len__(self) -> int:
         return len(self.source)
 
-    @overload
-    def __getitem__(self, index: int) -> Tensor: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Tensor]: ...
-
-    def __getitem__(self, index: int | slice) -> Tensor | list[Tensor]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if not -len(self) <= index < len(self):
-            raise IndexError(f"frame {index} out of range for {len(self)} frames")
-        index %= len(self)
+    def _frame(self, index: int) -> Tensor:
         return self._rebuilt[index] if index in self._rebuilt else self.source[index]
-
-    def __iter__(self) -> Iterator[Tensor]:
-        return (self[i] for i in range(len(self)))
 
 
 def _interpolate(interpolator: FrameInterpolator, frame0: Tensor, frame2: Tensor, index: int) -> Tensor:
