@@ -29,7 +29,8 @@ from tasks.progress import artifact_key
 from tasks.report import ReportOutput, write_report, write_tables
 from tasks.training import train_model
 from vosvfi_core.data.catalog import data_root
-from vosvfi_core.data.sets import data_set
+from vosvfi_core.data.local import prepared_folder
+from vosvfi_core.data.sets import PAPER_VALIDATION_SET, data_set
 from vosvfi_core.devices import set_task_threads
 from vosvfi_core.downstream.registry import check_dataset
 from vosvfi_core.errors import VosvfiError
@@ -193,12 +194,19 @@ def run_masks(state: RunState) -> None:
 
 @runs("train")
 def run_train(state: RunState) -> None:
-    """One task per trained model (the profile's variants, in parallel under the task runner)."""
+    """One task per trained model (the profile's variants, in parallel under the task runner).
+
+    Training validates on Middlebury "other" where it is in place (``data.local`` or the data
+    root), as the paper did; else on each training set's own test split.
+    """
     trainings, plan = state.profile.trainings(), state.plan
+    middlebury = prepared_folder(state.profile, PAPER_VALIDATION_SET, state.data_root)
+    validation = DataRef(PAPER_VALIDATION_SET, middlebury) if middlebury is not None else None
     calls = []
     for config in trainings.values():
         masks_ref = state.training_masks.get(config.dataset) if needs_masks(config) else None
-        calls.append((config, state.profile.model, state.refs[config.dataset], masks_ref, plan.run_id, state.run_folder, plan.threads_per_task))
+        data = state.refs[config.dataset]
+        calls.append((config, state.profile.model, data, masks_ref, validation, plan.run_id, state.run_folder, plan.threads_per_task))
     state.trained = dict(zip(trainings, _map(state, train_model, "train", calls)))
     state.rows["train_history"] = [{"model": name, **row} for name, result in state.trained.items() for row in result.history]
 

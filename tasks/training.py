@@ -32,8 +32,14 @@ def checkpoint_dir(run_folder: Path, config: TrainConfig, model: Block, data: Da
 
 
 @task(name="train", **CACHED)
-def train_model(config: TrainConfig, model: Block, data: DataRef, masks: DataRef | None, run_id: str, run_folder: Path, threads: int) -> Produced:
-    """A :class:`TrainResult` and the snapshot of its final files; ``masks``: the masks stage's folder, for loss terms that read masks."""
+def train_model(
+    config: TrainConfig, model: Block, data: DataRef, masks: DataRef | None, validation: DataRef | None, run_id: str, run_folder: Path, threads: int
+) -> Produced:
+    """A :class:`TrainResult` and the snapshot of its final files.
+
+    ``masks``: the masks stage's folder, for loss terms that read masks. ``validation``: the data
+    set (its name and folder) to validate on; None validates on the training set's own test split.
+    """
     set_task_threads(threads)
     folder = checkpoint_dir(run_folder, config, model, data)
     progress = ProgressArtifact(artifact_key("train-progress", run_id), f"training {run_id} (task run {task_run.get_name()})")
@@ -46,7 +52,11 @@ def train_model(config: TrainConfig, model: Block, data: DataRef, masks: DataRef
     options = {"crop": config.crop, "augment": config.augment, **({"masks_dir": masks.root} if masks is not None else {})}
     spec = data_set(config.dataset)
     dataset = spec.open_triplets(data.root, with_masks=needs_masks(config), train=True, **options)
-    validation = spec.open_triplets(data.root)  # the set's evaluation split, in the same (cache-keyed) folder
-    result = train(config, model, dataset, folder, validation=validation, progress=report, restart=restart)
+    if validation is None:
+        validation_set = spec.open_triplets(data.root)  # the set's evaluation split, in the same (cache-keyed) folder
+    else:
+        validation_set = data_set(validation.name).open_triplets(validation.root)
+    get_run_logger().info("validation: %s", validation.name if validation is not None else f"{config.dataset} ({spec.split} split)")
+    result = train(config, model, dataset, folder, validation=validation_set, progress=report, restart=restart)
     get_run_logger().info("trained %d steps (resumed from step %d); checkpoint %s", result.steps, result.start_step, result.checkpoint)
     return Produced(result, Snapshot.of(result.checkpoint, result.model))

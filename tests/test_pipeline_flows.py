@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from PIL import Image
 from pipeline_profile import TINY_PROFILE
 
 from vosvfi_core.results import SCHEMAS
@@ -147,6 +148,31 @@ def test_feature_killed_run_resumes_from_checkpoint(prefect_api: str, workspace:
     assert sorted({r["step"] for r in history}) == [1, 2, 3, 4, 5, 6]
     leftovers = [p for root in ("runs", "data") for p in (workspace / root).rglob("*") if ".tmp" in p.name]
     assert leftovers == []
+
+
+@pytest.mark.slow
+@pytest.mark.shared
+def test_feature_training_validates_on_middlebury_where_it_is_in_place(prefect_api: str, workspace: Path, shared_dir: Path) -> None:
+    from flows.pipeline import STAGE_FLOWS
+    from vosvfi_core.checkpoint import load_checkpoint
+    from vosvfi_core.data.sets import data_set
+    from vosvfi_core.training.validation import validation_psnr
+
+    # A copy of the 12 sequences cropped to 64x64: the catalog's layout, at a fraction of the cost.
+    middlebury = workspace / "middlebury_other"
+    for source in (shared_dir / "data" / "middlebury_other").glob("*/*/*.png"):
+        target = middlebury / source.relative_to(shared_dir / "data" / "middlebury_other")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.open(source).convert("RGB").crop((0, 0, 64, 64)).save(target)
+    data = {**TINY_PROFILE["data"], "local": {"middlebury_other": str(middlebury)}}
+    (workspace / "tiny.yaml").write_text(yaml.safe_dump(dict(TINY_PROFILE, data=data)))
+    result, _, _ = _run(workspace, flow=STAGE_FLOWS["train"], run_id="validation")
+    history = pq.read_table(result["tables"]["train_history"]).to_pandas()
+    logged = history[history["quantity"] == "val_psnr"].sort_values("step")["value"].iloc[-1]
+    model, _ = load_checkpoint(next((workspace / "runs" / "validation" / "checkpoints").glob("*/model.pth")))
+    on_middlebury = validation_psnr(model, data_set("middlebury_other").open_triplets(middlebury))
+    on_synthetic = validation_psnr(model, data_set("synthetic").open_triplets(workspace / "data" / "demo"))
+    assert logged == pytest.approx(on_middlebury, abs=1e-4) and abs(on_middlebury - on_synthetic) > 0.1
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from vosvfi_core.config import Profile
 from vosvfi_core.data.catalog import data_root
 from vosvfi_core.data.local import prepared_folder
-from vosvfi_core.data.sets import data_set
+from vosvfi_core.data.sets import PAPER_VALIDATION_SET, data_set
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.plan import plan_run
 from vosvfi_core.results.tables import check_run_id, exclusive_run, run_dir, write_table
@@ -36,7 +36,7 @@ from vosvfi_core.training.config import TrainConfig
 __all__ = ["register", "validation_set"]
 
 # Validation sets in order of preference: the paper's Middlebury "other", else the demo's test split.
-_VALIDATION_SETS = ("middlebury_other", "synthetic")
+_VALIDATION_SETS = (PAPER_VALIDATION_SET, "synthetic")
 
 
 def _is_main_process() -> bool:

@@ -20,9 +20,10 @@ from vosvfi_core.data.datasets import DavisSequences, DavisX2, MiddleburyOther, 
 from vosvfi_core.data.datasets.folder import FOLDER_CATALOG, FOLDER_PREFIX, folder_spec
 from vosvfi_core.errors import VosvfiError
 
-__all__ = ["DATA_SETS", "DEMO_CATALOG_ENTRY", "DataSetSpec", "data_set", "data_set_names"]
+__all__ = ["DATA_SETS", "DEMO_CATALOG_ENTRY", "PAPER_VALIDATION_SET", "DataSetSpec", "data_set", "data_set_names"]
 
 DEMO_CATALOG_ENTRY = "demo"  # the catalog entry of the generated tree (<data root>/demo)
+PAPER_VALIDATION_SET = "middlebury_other"  # training validates on it where it is in place, as the paper did
 
 Kind = Literal["triplets", "sequences", "tracking"]
 
