@@ -12,10 +12,10 @@ PREFECT_HOME_DIR := $(CURDIR)/.prefect
 export PREFECT_HOME := $(PREFECT_HOME_DIR)
 # No internet here: telemetry would log a failure on every run.
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
-# Prefect's temporary server may take longer than its 20 s default to start on a busy 2-core machine.
+# Prefect's temporary server may take longer than its 20 s default to start on a slow or loaded machine.
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: install lint test test-fast demo ui bench clean
+.PHONY: install lint test test-fast demo ui bench gpu-check clean
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_checkpoint_load.py
 	$(PY) benchmarks/bench_eval_threads.py
 	$(PY) benchmarks/bench_video.py
+
+# On a CUDA machine, with the system python3 that holds torch and CuPy (no .venv needed there);
+# `make gpu-check PYTHON=.venv/bin/python GPU_CHECK_ARGS=--dry-run` runs its CPU-safe parts without a GPU.
+gpu-check:
+	PYTHON=$(PYTHON) bash benchmarks/gpu_check.sh $(GPU_CHECK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

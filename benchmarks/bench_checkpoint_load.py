@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from vosvfi_core.checkpoint import export_inference, load_checkpoint, read_checkpoint, save_checkpoint
+from vosvfi_core.checkpoint_format import export_inference, load_checkpoint, read_checkpoint, save_checkpoint
 from vosvfi_core.models import AdaCoFNet, adacof
 
 

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
-from vosvfi_core.checkpoint import save_checkpoint
+from vosvfi_core.checkpoint_format import save_checkpoint
 from vosvfi_core.models import adacof
 from vosvfi_core.tiling import tile_spans
 from vosvfi_core.video.synthetic import moving_pattern

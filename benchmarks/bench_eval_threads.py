@@ -26,7 +26,7 @@ import torch
 
 
 def _checkpoint(folder: Path) -> Path:
-    from vosvfi_core.checkpoint import save_checkpoint
+    from vosvfi_core.checkpoint_format import save_checkpoint
     from vosvfi_core.models import adacof
 
     torch.manual_seed(0)
@@ -36,7 +36,7 @@ def _checkpoint(folder: Path) -> Path:
 
 
 def _loop_seconds_per_triplet(checkpoint: Path, data_root: Path) -> float:
-    from vosvfi_core.checkpoint import load_checkpoint
+    from vosvfi_core.checkpoint_format import load_checkpoint
     from vosvfi_core.data.sets import data_set
     from vosvfi_core.interpolation import interpolate_pair
 

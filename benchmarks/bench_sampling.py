@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_sampling.py [--device cpu|cuda] [--repeats 3]
 
-One row per (case, mode, backend), measured in fresh subprocesses so that one row's memory
+One row per (case, mode, backend: ``cpu`` is the compiled loop, ``torch`` the reference), measured in fresh subprocesses so that one row's memory
 cannot hide another's: median seconds of the forward (under no_grad) and of forward + backward
 (gradients for all four inputs), and the peak memory each phase adds on top of its inputs.
 
@@ -109,10 +109,13 @@ def _measure(case: str, mode: str, backend: str, device_name: str, repeats: int)
 
 
 def _backends(device: torch.device) -> list[str]:
-    from kernels import CUPY_AVAILABLE, CUPY_UNAVAILABLE_REASON
+    from kernels import CUPY_AVAILABLE, CUPY_UNAVAILABLE_REASON, adacof_cpu
 
     if device.type != "cuda":
-        return ["torch"]
+        if adacof_cpu.cpu_kernels() is None:
+            print(f"cpu backend skipped: {adacof_cpu.unavailable_reason()}")
+            return ["torch"]
+        return ["cpu", "torch"]
     if not CUPY_AVAILABLE:
         print(f"cupy backend skipped: {CUPY_UNAVAILABLE_REASON}")
         return ["torch"]

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from vosvfi_core import __version__
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.io.signals import Terminated, sigterm_as_interrupt
 
 __all__ = ["build_parser", "main"]
 
@@ -21,7 +22,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from flows import commands as pipeline_commands
+    from flows import pipeline_commands
     from vosvfi_core.commands import compare as compare_commands
     from vosvfi_core.commands import data as data_commands
     from vosvfi_core.commands import export as export_commands
@@ -46,10 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        # SIGTERM (kill, timeout, a container stop) takes Ctrl-C's path: partial outputs are removed.
+        with sigterm_as_interrupt():
+            return int(args.handler(args) or 0)
     except VosvfiError as error:
         print(f"vosvfi: error: {error}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("vosvfi: terminated", file=sys.stderr)
+        return Terminated.exit_code
     except KeyboardInterrupt:
         print("vosvfi: interrupted", file=sys.stderr)
         return 130

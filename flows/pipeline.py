@@ -1,4 +1,4 @@
-"""The ``vosvfi-pipeline`` flow and one flow per stage, all made from the stage registry.
+"""The ``vosvfi-pipeline`` flow and one flow per stage, all made from the stage list (:mod:`vosvfi_core.stages`).
 
 Every flow takes the same parameters (a profile name or path, a run id, ``section.field=value``
 overrides, stages whose cache to refresh) so that each can be triggered from the Prefect UI.
@@ -12,7 +12,7 @@ from typing import Any
 
 from prefect import Flow, flow
 
-from flows.stages import run_stages
+from flows.stage_runners import run_stages
 from vosvfi_core.stages import STAGES, Stage
 
 __all__ = ["FLOWS", "STAGE_FLOWS", "pipeline"]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from kernels import adacof_cupy
+from kernels import adacof_cpu, adacof_cupy
 from kernels.adacof_reference import adacof_backward_torch, adacof_forward_torch
 
 __all__ = ["BACKENDS", "SAMPLING_MODES", "adacof_sample"]
@@ -18,10 +18,14 @@ SAMPLING_MODES = ("legacy", "bilinear")
 """``legacy``: integer part by truncation toward zero, as the original AdaCoF CUDA kernel (and the
 published checkpoints); ``bilinear``: by floor, a true bilinear interpolation."""
 
-BACKENDS = ("auto", "cupy", "torch")
+BACKENDS = ("auto", "cupy", "cpu", "torch")
+
+HALF_TAPS = (torch.bfloat16, torch.float16)
+"""Tap dtypes accepted beside a float32 image: the values are converted to float32 exactly."""
 
 logger = logging.getLogger("kernels")
 _fallback_logged = False
+_cpu_fallback_logged = False
 
 
 def _check_inputs(
@@ -69,16 +73,53 @@ def _check_inputs(
             f"adacof_sample: padded image {tuple(image.shape)} is too small for a {height}x{width} output with "
             f"F={kernel_size}, dilation={dilation}: need at least {height + reach}x{width + reach}"
         )
+    # Half-precision taps (a U-Net's outputs under autocast) with a float32 image are read as float32.
+    half_taps = image.dtype == torch.float32 and weight.dtype in HALF_TAPS
+    for name in ("alpha", "beta"):
+        if half_taps and tensors[name].dtype != weight.dtype:
+            raise ValueError(f"adacof_sample: {name} is {tensors[name].dtype} but weight is {weight.dtype}; weight, alpha and beta share one dtype")
     for name, value in tensors.items():
-        if value.dtype != image.dtype or value.device != image.device:
+        if (value.dtype != image.dtype and not (half_taps and name != "image")) or value.device != image.device:
             raise ValueError(f"adacof_sample: {name} is {value.dtype} on {value.device} but image is {image.dtype} on {image.device}")
 
 
-def _choose_backend(device: torch.device, dtype: torch.dtype, backend: str) -> str:
-    """``"cupy"`` or ``"torch"`` for tensors on ``device`` of ``dtype``, given the requested backend."""
+def _choose_cpu_backend(dtype: torch.dtype, tap_dtype: torch.dtype, channels: int, backend: str) -> str:
+    """``"cpu"`` (the compiled loop) where it is built and takes these dtypes, else ``"torch"``."""
+    global _cpu_fallback_logged
+    fits = adacof_cpu.supports(dtype, tap_dtype, channels)
+    if backend == "cpu":
+        if not fits:
+            raise ValueError(
+                f"adacof_sample: backend='cpu' takes images of float32 (taps float32 or bfloat16) or float64 with at most "
+                f"{adacof_cpu.MAX_CHANNELS} channels, got a {dtype} image of {channels} channels with {tap_dtype} taps"
+            )
+        if adacof_cpu.cpu_kernels() is None:
+            raise RuntimeError(f"adacof_sample: backend='cpu' is unusable: {adacof_cpu.unavailable_reason()}")
+        return "cpu"
+    if not fits:
+        return "torch"
+    if adacof_cpu.cpu_kernels() is None:
+        if not _cpu_fallback_logged:
+            _cpu_fallback_logged = True
+            logger.warning("AdaCoF sampling on the CPU falls back to the slower PyTorch reference: %s", adacof_cpu.unavailable_reason())
+        return "torch"
+    return "cpu"
+
+
+def _choose_backend(device: torch.device, dtype: torch.dtype, backend: str, *, tap_dtype: torch.dtype | None = None, channels: int = 3) -> str:
+    """``"cupy"``, ``"cpu"`` or ``"torch"`` for an image on ``device`` of ``dtype``, given the requested backend.
+
+    On the CPU the choice also looks at the taps' dtype (default: the image's) and the image's channels.
+    """
     global _fallback_logged
     if backend == "torch":
         return "torch"
+    if backend == "cpu" and device.type != "cpu":
+        raise ValueError(f"adacof_sample: backend='cpu' needs CPU tensors, got tensors on {device}")
+    if device.type == "cpu":
+        if backend == "cupy":
+            raise ValueError(f"adacof_sample: backend='cupy' needs CUDA tensors, got tensors on {device}")
+        return _choose_cpu_backend(dtype, tap_dtype or dtype, channels, backend)
     if backend == "cupy":
         if device.type != "cuda":
             raise ValueError(f"adacof_sample: backend='cupy' needs CUDA tensors, got tensors on {device}")
@@ -107,6 +148,8 @@ class _AdaCoFSample(torch.autograd.Function):
         ctx.dilation, ctx.legacy, ctx.backend, ctx.chunk_taps = dilation, legacy, backend, chunk_taps
         if backend == "cupy":
             return adacof_cupy.adacof_forward_cupy(image, weight, alpha, beta, dilation=dilation, legacy=legacy)
+        if backend == "cpu":
+            return adacof_cpu.adacof_forward_cpu(adacof_cpu.cpu_kernels(), image, weight, alpha, beta, dilation=dilation, legacy=legacy)
         return adacof_forward_torch(image, weight, alpha, beta, dilation=dilation, legacy=legacy, chunk_taps=chunk_taps)
 
     @staticmethod
@@ -115,6 +158,9 @@ class _AdaCoFSample(torch.autograd.Function):
         image, weight, alpha, beta = ctx.saved_tensors
         needs = tuple(ctx.needs_input_grad[:4])
         grad_out = grad_out.contiguous()
+        tap_dtype = weight.dtype
+        if ctx.backend == "cpu":  # the compiled loop read strided, perhaps bfloat16 taps; the reference wants them plain
+            image, weight, alpha, beta = image.contiguous(), *(t.to(image.dtype).contiguous() for t in (weight, alpha, beta))
         if ctx.backend == "cupy":
             grads = adacof_cupy.adacof_backward_cupy(grad_out, image, weight, alpha, beta, dilation=ctx.dilation, legacy=ctx.legacy, needs=needs)
         else:
@@ -129,6 +175,7 @@ class _AdaCoFSample(torch.autograd.Function):
                 needs=needs,
                 chunk_taps=ctx.chunk_taps,
             )
+        grads = (grads[0], *(None if g is None else g.to(tap_dtype) for g in grads[1:]))
         return (*grads, None, None, None, None)
 
 
@@ -150,23 +197,30 @@ def adacof_sample(
 
     Args:
         image: the replication-padded image [B, C, Hp, Wp], Hp >= H + (F-1)*d, Wp >= W + (F-1)*d.
-        weight, alpha, beta: [B, F*F, H, W] tap weights, vertical and horizontal offsets (F odd).
+        weight, alpha, beta: [B, F*F, H, W] tap weights, vertical and horizontal offsets (F odd), of
+            the image's dtype or, with a float32 image, all three bfloat16 or float16 (read as float32;
+            their gradients come back in their dtype).
         dilation: spacing d of the F x F taps.
         mode: one of ``SAMPLING_MODES``.
-        backend: ``"auto"`` (CuPy kernels for CUDA float32/float64 tensors when CuPy works, else
-            PyTorch), ``"cupy"`` or ``"torch"``.
+        backend: ``"auto"`` (CuPy kernels for CUDA float32/float64 tensors when CuPy works; the
+            compiled loop of ``kernels/adacof_cpu.py`` for CPU float32 (taps float32 or bfloat16)
+            and float64 tensors when a C compiler built it; else PyTorch), ``"cupy"``, ``"cpu"``
+            or ``"torch"``. The backward of ``"cpu"`` is the PyTorch one.
         chunk_taps: taps per chunk on the PyTorch path (default: as many as fit about 256 MB).
 
     Returns:
         The sampled image [B, C, H, W]; differentiable w.r.t. all four tensors.
     """
     _check_inputs(image, weight, alpha, beta, dilation, mode, backend, chunk_taps)
-    chosen = _choose_backend(image.device, image.dtype, backend)
+    chosen = _choose_backend(image.device, image.dtype, backend, tap_dtype=weight.dtype, channels=image.shape[1])
+    if chosen != "cpu":  # the compiled CPU loop reads any strides and bfloat16 taps where they lie
+        image = image.contiguous()
+        weight, alpha, beta = (t.to(image.dtype).contiguous() for t in (weight, alpha, beta))
     return _AdaCoFSample.apply(
-        image.contiguous(),
-        weight.contiguous(),
-        alpha.contiguous(),
-        beta.contiguous(),
+        image,
+        weight,
+        alpha,
+        beta,
         dilation,
         mode == "legacy",
         chosen,

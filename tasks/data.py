@@ -7,10 +7,10 @@ from pathlib import Path
 from prefect import get_run_logger, task
 
 from tasks.caching import CACHED
-from vosvfi_core.data.datasets.folder import FolderTriplets, folder_root
+from vosvfi_core.data.datasets.folder import FolderTriplets
 from vosvfi_core.data.download import ensure_dataset
 from vosvfi_core.data.local import local_copy
-from vosvfi_core.data.sets import DEMO_CATALOG_ENTRY
+from vosvfi_core.data.sets import DEMO_CATALOG_ENTRY, folder_root
 from vosvfi_core.data.synthetic import DemoDataConfig
 from vosvfi_core.masks import MASKS_FOLDER
 from vosvfi_core.provenance import DataRef, Produced, Snapshot

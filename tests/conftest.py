@@ -41,9 +41,20 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A loadable AdaCoF checkpoint file (kernel size 3), the smallest the loader accepts."""
+    from vosvfi_core.checkpoint_format import save_checkpoint
+    from vosvfi_core.models.adacof import adacof
+
+    path = tmp_path_factory.mktemp("checkpoint") / "tiny.pth"
+    save_checkpoint(path, adacof(kernel_size=3), epoch=0)
+    return path
+
+
 @pytest.fixture
 def one_thread() -> Iterator[None]:
-    """Small tensors on a shared 2-core machine: one intra-op thread avoids contention stalls."""
+    """Small tensors on a slow or loaded machine: one intra-op thread avoids contention stalls."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from vosvfi_core import __version__
-from vosvfi_core.checkpoint import export_inference, inference_dtype, load_checkpoint, read_checkpoint, save_checkpoint, save_inference
+from vosvfi_core.checkpoint_format import export_inference, inference_dtype, load_checkpoint, read_checkpoint, save_checkpoint, save_inference
 from vosvfi_core.commands import export as export_command
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.models import adacof
@@ -307,3 +307,27 @@ def test_exception_export_command_checks_arguments_before_reading_the_checkpoint
         _run_export([str(garbage), "-o", str(tmp_path / "no" / "model.pth")])
     with pytest.raises(SystemExit):
         _run_export([str(garbage), "-o", str(tmp_path / "out.pth"), "--half", "int8"])
+
+
+def test_feature_checkpoint_model_names_and_scored_models(tmp_path) -> None:
+    from vosvfi_core.checkpoint_format import checkpoint_model_name, scored_models
+
+    assert checkpoint_model_name(tmp_path / "adacof_F5.pth") == "adacof_F5"
+    assert checkpoint_model_name(tmp_path / "plain" / "model.pth") == "plain-model"  # a training folder's generic name
+    assert checkpoint_model_name(Path("runs/x/best.pth")) == "x-best"
+    trained = {"plain": tmp_path / "plain" / "model.pth", "vos": tmp_path / "vos" / "model.pth"}
+    assert scored_models(None, trained) == trained
+    assert scored_models(tmp_path / "w.pth", trained) == {"w": (tmp_path / "w.pth").absolute()}  # the checkpoint alone
+    with pytest.raises(VosvfiError, match="no model to score: set evaluate.checkpoint or plan the train stage"):
+        scored_models(None, {})
+
+
+def test_exception_check_checkpoint_names_the_field(tmp_path, small_model) -> None:
+    from vosvfi_core.checkpoint_format import check_checkpoint
+
+    good = tmp_path / "good.pth"
+    save_checkpoint(good, small_model, epoch=0)
+    check_checkpoint(good, field="evaluate.checkpoint")
+    (tmp_path / "bad.pth").write_bytes(b"junk")
+    with pytest.raises(VosvfiError, match=r"^evaluate.checkpoint: .*bad.pth is not a loadable PyTorch checkpoint"):
+        check_checkpoint(tmp_path / "bad.pth", field="evaluate.checkpoint")

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from flows.cli import main
-from vosvfi_core.checkpoint import save_checkpoint
+from vosvfi_core.checkpoint_format import save_checkpoint
 from vosvfi_core.interpolation import output_frame_name
 from vosvfi_core.models import adacof
 from vosvfi_core.video.synthetic import moving_pattern, write_clip
@@ -198,7 +198,7 @@ def test_exception_unknown_factor_is_a_usage_error(checkpoint, tmp_path, capsys)
     assert "invalid choice: 3" in capsys.readouterr().err
 
 
-# --- The overwrite rule and checks before the model loads (issue 13) -------------------------------
+# --- The overwrite rule and checks before the model loads ------------------------------------------
 
 
 @pytest.fixture
@@ -275,7 +275,8 @@ def test_feature_video_file_in_and_out_with_the_network_and_audio(checkpoint, cl
     code, stdout, stderr = _run(capsys, "interpolate-video", clip, "-o", out, "--checkpoint", checkpoint, "--device", "cpu", "--batch", "3", "--crf", "10")
     assert code == 0, stderr
     assert "9 frames -> 17 frames at 50 fps" in stdout and "no scene cuts" in stdout
-    assert stderr == ""  # no progress bar when stderr is not a terminal
+    # No progress bar when stderr is not a terminal: the one line is what --precision auto chose.
+    assert stderr.count("\n") == 1 and stderr.startswith("vosvfi: note: precision auto: ")
     frames, rate, audio = _video_info(out)
     assert len(frames) == 17 and rate == 50 and audio == ["aac"]
     inputs, _, _ = _video_info(clip)
@@ -333,13 +334,28 @@ def test_feature_scene_cuts_are_listed_at_the_end(checkpoint, tmp_path, capsys):
 def test_feature_tiles_and_bf16_run_through_the_command(checkpoint, tmp_path, capsys):
     first, second = _frame(tmp_path / "a.png", 64, 96, 1), _frame(tmp_path / "b.png", 64, 96, 2)
     common = ["interpolate", first, second, "--checkpoint", checkpoint, "--device", "cpu"]
-    assert _run(capsys, *common, "-o", tmp_path / "whole.png", "--tile", "0")[0] == 0
-    assert _run(capsys, *common, "-o", tmp_path / "tiled.png", "--tile", "64", "--tile-overlap", "32")[0] == 0
+    assert _run(capsys, *common, "-o", tmp_path / "whole.png", "--tile", "0", "--precision", "fp32")[0] == 0
+    assert _run(capsys, *common, "-o", tmp_path / "tiled.png", "--tile", "64", "--tile-overlap", "32", "--precision", "fp32")[0] == 0
     assert _run(capsys, *common, "-o", tmp_path / "bf16.png", "--precision", "bf16")[0] == 0
     whole = np.asarray(Image.open(tmp_path / "whole.png"))
     assert np.abs(np.asarray(Image.open(tmp_path / "tiled.png")).astype(int) - whole).max() <= 1
     # bfloat16 keeps 8 bits of mantissa: close to float32, not equal.
     assert _psnr(np.asarray(Image.open(tmp_path / "bf16.png")), whole) > 35
+
+
+@pytest.mark.parametrize(
+    ("native", "chosen"), [(True, "bf16 autocast (this CPU computes bfloat16 natively"), (False, "fp32 (this CPU has no native bfloat16)")]
+)
+def test_feature_precision_auto_follows_the_cpu_and_says_so_once(checkpoint, tmp_path, capsys, monkeypatch, native, chosen):
+    monkeypatch.setattr("vosvfi_core.precision.cpu_has_native_bf16", lambda: native)
+    first, second = _frame(tmp_path / "a.png", 64, 96, 1), _frame(tmp_path / "b.png", 64, 96, 2)
+    common = ["interpolate", first, second, "--checkpoint", checkpoint, "--device", "cpu"]
+    code, _, stderr = _run(capsys, *common, "-o", tmp_path / "auto.png")
+    assert code == 0 and stderr == f"vosvfi: note: precision auto: {chosen}" + ("; --precision fp32 for plain float32)\n" if native else "\n")
+    explicit = "bf16" if native else "fp32"
+    code, _, stderr = _run(capsys, *common, "-o", tmp_path / "explicit.png", "--precision", explicit)
+    assert code == 0 and stderr == ""  # an explicit choice is not announced
+    assert (tmp_path / "auto.png").read_bytes() == (tmp_path / "explicit.png").read_bytes()
 
 
 def test_exception_interrupted_video_leaves_nothing(checkpoint, clip, tmp_path, capsys, monkeypatch):

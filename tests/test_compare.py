@@ -15,7 +15,7 @@ from vosvfi_core.commands import compare as compare_command
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.evaluation.metric_registry import METRICS, Metric
 from vosvfi_core.results import write_table
-from vosvfi_core.results.compare import COLUMNS, bootstrap_interval, compare_runs, metric_direction, write_comparison
+from vosvfi_core.results.compare import COLUMNS, bootstrap_interval, compare_model_groups, compare_runs, downstream_scores, metric_direction, write_comparison
 
 
 def _row(
@@ -135,6 +135,20 @@ def test_feature_direction_lower_is_better(tmp_path: Path) -> None:
 def test_feature_direction_of_registered_and_unknown_metrics() -> None:
     assert metric_direction("psnr") == "higher" and metric_direction("ssim") == "higher"
     assert metric_direction("never_registered_metric") == "higher"
+
+
+def test_exception_direction_of_a_metric_that_needs_an_argument_is_an_error() -> None:
+    def toy_scaled(*, scale: float) -> Metric:
+        return Metric("toy_scaled", False, "test", lambda out, truth, item: 0.0)
+
+    METRICS.register("toy_scaled")(toy_scaled)
+    try:
+        with pytest.raises(
+            VosvfiError, match=r"^metric 'toy_scaled': cannot tell whether higher or lower is better \(metric toy_scaled: scale: Field required\)$"
+        ):
+            metric_direction("toy_scaled")
+    finally:
+        METRICS.unregister("toy_scaled")
 
 
 def test_feature_worse_b_on_a_higher_metric(tmp_path: Path) -> None:
@@ -260,3 +274,28 @@ def test_exception_command_bad_runs(runs: Path, tmp_path: Path) -> None:
         _main(["compare", "plain-s0", str(runs / "plain-s0")])
     with pytest.raises(VosvfiError, match="--resamples must be at least 1"):
         _main(["compare", "plain-s0", "vos-s0", "--resamples", "0"])
+
+
+def test_feature_downstream_sequences_pair_like_samples() -> None:
+    """Per-sequence J&F rows join the comparison; per-frame rows do not. Sequence s gains exactly 0.01 + 0.01·s."""
+    rows = []
+    for model, gain in (("plain", 0.0), ("vos", 1.0)):
+        for s in range(3):
+            rows.append(
+                {
+                    "model": model,
+                    "dataset": "davis",
+                    "sample": f"s{s}",
+                    "frame": None,
+                    "check": "davis_jf",
+                    "metric": "JF_mean",
+                    "value": 0.5 + gain * (0.01 + 0.01 * s),
+                }
+            )
+            rows.append({"model": model, "dataset": "davis", "sample": f"s{s}", "frame": 1, "check": "davis_jf", "metric": "J", "value": 0.1})
+    scores = downstream_scores(pd.DataFrame(rows))
+    assert sorted(scores["metric"].unique()) == ["davis_jf.JF_mean"] and len(scores) == 6
+    frame = compare_model_groups(scores, ["plain"], ["vos"])
+    (row,) = frame.itertuples()
+    assert row.samples == 3 and row.delta == pytest.approx(0.02) and row.significant
+    assert 0.01 - 1e-12 <= row.ci_low <= row.ci_high <= 0.03 + 1e-12  # the bootstrap means of {0.01, 0.02, 0.03}

@@ -94,7 +94,7 @@ def test_feature_config_hash_is_stable_and_sensitive() -> None:
     assert config_hash(EvaluateConfig()) != config_hash(TrainConfig())
 
 
-def test_feature_the_plan_adds_what_a_stage_needs_and_says_why() -> None:
+def test_feature_the_plan_adds_what_a_stage_needs_and_says_why(tiny_checkpoint: Path) -> None:
     plan = plan_run("demo", ["evaluate"])
     assert plan.names == ["data", "masks", "train", "evaluate"]
     reasons = {s.name: s.reason for s in plan.stages}
@@ -103,20 +103,38 @@ def test_feature_the_plan_adds_what_a_stage_needs_and_says_why() -> None:
     assert "synthetic" in reasons["data"]
     assert plan_run("demo", ["masks"]).names == ["data", "masks"]
     assert plan_run("demo", STAGE_NAMES).names == list(STAGE_NAMES)
-    with_checkpoint = plan_run("demo", ["evaluate"], ["evaluate.checkpoint=weights.pth"])
+    with_checkpoint = plan_run("demo", ["evaluate"], [f"evaluate.checkpoint={tiny_checkpoint}"])
     assert with_checkpoint.names == ["data", "evaluate"]
     with pytest.raises(VosvfiError, match="unknown stage"):
         plan_run("demo", ["deploy"])
 
 
-def test_feature_a_checkpoint_and_catalog_sets_only_plan_no_generated_data() -> None:
-    plan = plan_run("demo", ["evaluate"], ["evaluate.checkpoint=w.pth", "evaluate.datasets=[ucf101]"])
+def test_feature_a_checkpoint_and_catalog_sets_only_plan_no_generated_data(tiny_checkpoint: Path) -> None:
+    plan = plan_run("demo", ["evaluate"], [f"evaluate.checkpoint={tiny_checkpoint}", "evaluate.datasets=[ucf101]"])
     # The demo's foreground metrics need UCF101's middle-frame masks; the training set's masks are not made.
     assert plan.names == ["data", "masks", "evaluate"] and plan.datasets() == ["ucf101"]  # nothing generated
     assert plan.masked_sets() == ([], ["ucf101"])
-    plain = plan_run("demo", ["evaluate"], ["evaluate.checkpoint=w.pth", "evaluate.datasets=[ucf101]", "evaluate.metrics=[psnr]"])
+    plain = plan_run("demo", ["evaluate"], [f"evaluate.checkpoint={tiny_checkpoint}", "evaluate.datasets=[ucf101]", "evaluate.metrics=[psnr]"])
     assert plain.names == ["data", "evaluate"] and plain.datasets() == ["ucf101"]
     assert plan_run("demo", ["masks"]).masked_sets() == (["synthetic"], [])  # asked alone: the masks the profile's stages need
+
+
+def test_exception_the_plan_refuses_inputs_read_in_place_that_are_not_there(tmp_path: Path, tiny_checkpoint: Path) -> None:
+    checkpoint = f"evaluate.checkpoint={tiny_checkpoint}"
+    with pytest.raises(VosvfiError, match=r"^folder of triplets: missing folder .*nowhere$"):
+        plan_run("demo", ["evaluate"], [checkpoint, f"evaluate.datasets=[folder:{tmp_path / 'nowhere'}]"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(VosvfiError, match=r"empty holds no sample folders"):
+        plan_run("demo", ["evaluate"], [checkpoint, f"evaluate.datasets=[folder:{tmp_path / 'empty'}]"])
+    with pytest.raises(VosvfiError, match=r"^data.local.ucf101: folder not found: .*gone$"):
+        plan_run("demo", ["evaluate"], [checkpoint, "evaluate.datasets=[ucf101]", f"data.local={{ucf101: {tmp_path / 'gone'}}}"])
+    with pytest.raises(VosvfiError, match=r"^evaluate.checkpoint: checkpoint not found: .*none.pth$"):
+        plan_run("demo", ["downstream"], [f"evaluate.checkpoint={tmp_path / 'none.pth'}"])
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(VosvfiError, match=r"^evaluate.checkpoint: .*junk.pth is not a loadable PyTorch checkpoint"):
+        plan_run("demo", ["evaluate"], [f"evaluate.checkpoint={tmp_path / 'junk.pth'}"])
+    # Only what the planned stages read is checked.
+    assert plan_run("demo", ["masks"], [f"evaluate.checkpoint={tmp_path / 'none.pth'}"]).names == ["data", "masks"]
 
 
 def test_feature_threads_per_task_share_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,3 +157,42 @@ def test_feature_variants_train_side_by_side_from_one_train_section() -> None:
     assert list(load_profile("paper").trainings()) == ["adacof"]  # no variants: one model, named by its type
     vos = load_profile("demo", ["variants.vos_vfi.teacher={type: stcn}"]).trainings()["vos_vfi"]
     assert vos.teacher.type == "stcn" and "stride" not in vos.teacher.kwargs  # a teacher block is replaced whole, not merged
+
+
+def _middlebury_layout(root: Path) -> Path:
+    """Middlebury "other"'s layout: 12 sequences of blank 8x8 frames."""
+    import numpy as np
+    from PIL import Image
+
+    for sequence in range(12):
+        for relative in ("other-data/{}/frame10.png", "other-data/{}/frame11.png", "other-gt-interp/{}/frame10i11.png"):
+            path = root / relative.format(f"seq{sequence}")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path)
+    return root
+
+
+def test_feature_study_plans_offline_and_scores_middlebury_only_where_it_is_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VOSVFI_DATA_ROOT", str(tmp_path / "data"))
+    without = plan_run("study")
+    assert without.names == list(STAGE_NAMES) and without.profile.evaluate.datasets == ["synthetic", "synthetic_davis"]
+    assert any("middlebury_other is not in place" in note for note in without.notes)
+    with_it = plan_run("study", overrides=[f"data.local.middlebury_other={_middlebury_layout(tmp_path / 'mb')}"])
+    assert with_it.profile.evaluate.datasets == ["synthetic", "synthetic_davis", "middlebury_other"]
+    assert not any("middlebury_other" in note for note in with_it.notes)
+
+
+def test_feature_study_variants_may_train_another_registered_model() -> None:
+    study = load_profile("study")
+    models = study.models()
+    assert {name: block.type for name, block in models.items()} == {
+        "adacof": "adacof",
+        "adacof_vos": "adacof",
+        "flow_refine": "flow_refine",
+        "flow_refine_vos": "flow_refine",
+    }
+    trainings = study.trainings()
+    assert trainings["adacof"].monitor == ["middlebury_other"] and trainings["adacof"].validation is None  # the test split picks best.pth
+    assert {block.type for block in trainings["flow_refine_vos"].losses} >= {"seg", "cons"}
+    with pytest.raises(VosvfiError, match="variants.flow_refine.model"):
+        load_profile("study", ["variants.flow_refine.model={type: no_such_model}"])

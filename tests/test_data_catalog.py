@@ -14,7 +14,7 @@ from vosvfi_core.data.datasets import MASKS_SUBDIR
 from vosvfi_core.data.layout import check_layout
 from vosvfi_core.errors import VosvfiError
 
-ISSUE_DATASETS = {
+CATALOG_ENTRIES = {
     "vimeo90k",
     "middlebury_other",
     "middlebury_eval",
@@ -43,18 +43,13 @@ def _write(tmp_path: Path, document: dict, name: str = "data_catalog.yaml") -> P
     return path
 
 
-def test_smoke_repository_catalog_has_every_issue_dataset_and_the_tables():
+def test_smoke_repository_catalog_has_every_data_set_the_method_uses():
     catalog = load_catalog()
-    assert set(catalog.datasets) == ISSUE_DATASETS
+    assert set(catalog.datasets) == CATALOG_ENTRIES
     assert catalog.path == default_catalog_path().absolute()
     for name, entry in catalog.datasets.items():
         assert entry.name == name and entry.license.url.startswith("http")
         assert entry.generated == (name == "demo")
-    assert set(catalog.tables) >= {"eval_results", "train_history", "masks_manifest"}
-    assert list(catalog.table("eval_results").columns) == ["run_id", "model", "dataset", "split", "sample", "protocol", "metric", "value", "convention", "note"]
-    schema = catalog.table("train_history").arrow_schema()
-    assert schema.names == ["run_id", "model", "step", "epoch", "quantity", "value"]
-    assert str(schema.field("step").type) == "int64"
 
 
 def test_feature_catalog_masks_path_matches_the_vimeo_reader():
@@ -188,7 +183,7 @@ def _run(argv: list[str]) -> int:
 def test_smoke_cli_data_list(tmp_path, capsys):
     assert _run(["data", "list", "--data-root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for name in ISSUE_DATASETS:
+    for name in CATALOG_ENTRIES:
         assert name in out
     assert "absent" in out and "generated" in out and str(tmp_path) in out
 

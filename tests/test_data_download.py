@@ -24,9 +24,9 @@ from vosvfi_core.data.catalog import Catalog, default_catalog_path, load_catalog
 from vosvfi_core.data.datasets import OTHER_SEQUENCES, MiddleburyOther
 from vosvfi_core.data.download import MARKER_NAME, downloads_dir, ensure_dataset, verify_dataset
 from vosvfi_core.data.extract import extract_archive
-from vosvfi_core.data.fetch import DownloadError, RetryPolicy, fetch
 from vosvfi_core.data.lockfile import read_lock
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.io.fetch import DownloadError, RetryPolicy, fetch
 
 FAST = RetryPolicy(retries=3, backoff=0.001, max_backoff=0.01, timeout=10)
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from vosvfi_core.data.datasets.folder import FOLDER_CATALOG, FolderTriplets, folder_root, folder_spec
+from vosvfi_core.data.datasets.folder import FolderTriplets
+from vosvfi_core.data.sets import FOLDER_CATALOG, folder_root, folder_spec
 from vosvfi_core.errors import VosvfiError
 
 
@@ -130,3 +131,21 @@ def test_feature_folder_root_is_absolute(tmp_path: Path, monkeypatch: pytest.Mon
 def test_exception_folder_spec_without_path() -> None:
     with pytest.raises(VosvfiError, match="needs a folder after the colon"):
         folder_spec("")
+
+
+def test_feature_data_source_says_where_each_set_comes_from(tmp_path: Path) -> None:
+    from vosvfi_core.config import load_profile
+    from vosvfi_core.data.local import check_source, data_source
+
+    profile = load_profile("demo", [f"data.local={{davis: {tmp_path / 'DAVIS'}}}"])
+    assert data_source(profile, "synthetic").kind == "generated"
+    assert data_source(profile, "ucf101").kind == "catalog" and data_source(profile, "ucf101").folder is None
+    local = data_source(profile, "davis")
+    assert (local.kind, local.catalog, local.folder) == ("local", "davis2016", tmp_path / "DAVIS")
+    folder = data_source(profile, f"folder:{tmp_path / 'clips'}")
+    assert (folder.kind, folder.folder) == ("folder", tmp_path / "clips")
+    with pytest.raises(VosvfiError, match=r"^data.local.davis: folder not found: .*DAVIS$"):
+        check_source(local)
+    with pytest.raises(VosvfiError, match=r"missing folder .*clips$"):
+        check_source(folder)
+    check_source(data_source(profile, "ucf101"))  # made by the data stage: nothing to check before it runs

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -116,17 +117,13 @@ def test_feature_rotated_scaled_polygon_mask_matches_an_independent_rasterisatio
 
 
 def test_feature_middle_frame_is_rendered_not_interpolated():
-    scene = scene_for(SyntheticConfig(seed=3, height=48, width=64))
+    # the same scene re-timed to start at t = 0.5 renders the same frame at its t = 0 (no brightness change: g(t) is not re-timed here)
+    scene = scene_for(SyntheticConfig(seed=3, height=48, width=64, max_gain_change=0.0))
     middle, middle_mask = render_frame(scene, 0.5)
-    # the same scene re-timed to start at t = 0.5 renders the same frame at its t = 0
-    moved = Scene(
-        height=scene.height,
-        width=scene.width,
-        background=Background(scene.background.texture, scene.background.origin_at(0.5), scene.background.velocity),
-        objects=tuple(
-            SceneObject(o.shape, o.texture, o.center_at(0.5), o.velocity, o.angle_at(0.5), o.angular_velocity, o.scale_at(0.5), o.scale_velocity)
-            for o in scene.objects
-        ),
+    moved = dataclasses.replace(
+        scene,
+        background=dataclasses.replace(scene.background, origin=scene.background.origin_at(0.5)),
+        objects=tuple(dataclasses.replace(o, center=o.center_at(0.5), angle=o.angle_at(0.5), scale=o.scale_at(0.5)) for o in scene.objects),
     )
     again, again_mask = render_frame(moved, 0.0)
     np.testing.assert_array_equal(middle_mask, again_mask)
@@ -305,3 +302,46 @@ def test_exception_cli_generate_demo_bad_size(tmp_path):
     args = parser.parse_args(["data", "generate-demo", "--data-root", str(tmp_path), "--height", "4"])
     with pytest.raises(VosvfiError, match="--height: Input should be greater than or equal to 16"):
         args.handler(args)
+
+
+def _gradient_energy(image: np.ndarray) -> float:
+    """Mean absolute difference between neighbouring pixels of the grey image: a sharpness measure."""
+    grey = image.astype(np.float64).mean(-1)
+    return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
+
+
+def test_feature_a_static_photo_is_equally_sharp_at_whole_and_half_pixel_phase():
+    import skimage.data
+
+    texture = np.asarray(skimage.data.astronaut(), dtype=np.float64)[100:260, 100:260]
+    energies = []
+    for origin in ((0.0, 0.0), (0.5, 0.5), (0.25, 0.0)):
+        scene = Scene(height=64, width=64, background=Background(texture, origin=origin, texture_scale=2.0), supersample=4)
+        energies.append(_gradient_energy(render_frame(scene, 0.0)[0]))
+    assert max(energies) / min(energies) == pytest.approx(1.0, abs=0.03), energies
+
+
+def test_feature_middle_frames_are_as_sharp_as_the_outer_ones():
+    """Over random triplets the middle frame (at sub-pixel phases) carries the same detail as frames 0 and 2."""
+    energies = np.array(
+        [[_gradient_energy(render_frame(scene_for(SyntheticConfig(seed=4, height=64, width=96), i), t)[0]) for t in (0.0, 0.5, 1.0)] for i in range(12)]
+    ).sum(axis=0)
+    assert energies[1] / energies[0] == pytest.approx(1.0, abs=0.03) and energies[1] / energies[2] == pytest.approx(1.0, abs=0.03), energies
+
+
+def test_feature_object_speeds_are_heavy_tailed_and_capped():
+    options = SyntheticConfig(seed=0, height=192, width=256)
+    speeds = np.array([math.hypot(*o.velocity) for i in range(150) for o in scene_for(options, i).objects])
+    assert 1.0 < np.median(speeds) < 4.0  # most motion small ...
+    assert np.percentile(speeds, 95) > 7.0  # ... with a tail past Middlebury's 95th percentile (7 px)
+    assert speeds.max() <= options.max_shift + 1e-9
+
+
+def test_feature_some_objects_enter_or_leave_the_frame():
+    options = SyntheticConfig(seed=0, height=96, width=128)
+
+    def inside(point: tuple[float, float]) -> bool:
+        return 0 <= point[0] <= options.width - 1 and 0 <= point[1] <= options.height - 1
+
+    crossings = [inside(o.center_at(0.0)) != inside(o.center_at(1.0)) for i in range(40) for o in scene_for(options, i).objects]
+    assert 0.05 < np.mean(crossings) < 0.5  # crossing_fraction 0.2 of the objects

@@ -13,7 +13,9 @@ from vosvfi_core.downstream.davis_measures import (
     boundary_tolerance,
     f_measure,
     j_measure,
+    object_ids,
     semi_supervised_frames,
+    semi_supervised_labels,
     sequence_scores,
 )
 
@@ -46,6 +48,58 @@ def test_feature_j_accepts_tensors_and_float_masks() -> None:
     a = _square(20, 20, 2, 2, 6)
     b = _square(20, 20, 4, 2, 6)  # overlap 4x6 = 24, union 48
     assert j_measure(torch.from_numpy(a), torch.from_numpy(b).float()[None]) == pytest.approx(0.5)
+
+
+def _toolkit_iou(gt: np.ndarray, pred: np.ndarray) -> float:
+    """davis2017-evaluation metrics.db_eval_iou for one frame, no void: both cast to bool first."""
+    gt, pred = gt.astype(bool), pred.astype(bool)
+    union = np.sum(gt | pred)
+    return 1.0 if np.isclose(union, 0) else float(np.sum(gt & pred) / union)
+
+
+def test_feature_masks_are_cast_to_bool_as_the_toolkit_does() -> None:
+    truth = _square(20, 20, 2, 2, 8)
+    pred = np.zeros((20, 20), dtype=np.int64)
+    pred[4:12, 2:10] = 255
+    pred[0, 0:4] = -1  # any non-zero value is foreground (a `> 0` reading dropped these)
+    assert j_measure(pred, truth) == pytest.approx(_toolkit_iou(truth, pred))
+    assert j_measure(pred, truth) != pytest.approx(j_measure(pred > 0, truth))
+    assert j_measure(torch.from_numpy(pred.astype(np.float32)).clamp(0, 1), truth) == pytest.approx(_toolkit_iou(truth, pred.clip(0, 1)))
+
+
+def test_exception_soft_float_masks_are_refused() -> None:
+    truth = _square(20, 20, 2, 2, 8)
+    soft = truth * 0.3  # a threshold at 0.5 read this as empty; the toolkit's bool cast as the square
+    with pytest.raises(ValueError, match="prediction: a float mask must hold only 0 and 1"):
+        j_measure(soft, truth)
+    with pytest.raises(ValueError, match="annotation: a float mask"):
+        f_measure(truth, np.full((20, 20), np.nan))
+
+
+def _toolkit_object_masks(frames: list[np.ndarray], year: str) -> np.ndarray:
+    """davis2016-evaluation's DAVIS.get_all_masks (the 2016/2017 fork STCN's author keeps), written out again."""
+    masks = np.stack(frames).astype(np.float64)
+    masks[masks == 255] = 0
+    if year == "2016":
+        return (masks > 0)[None]
+    num_objects = int(np.max(masks[0, ...]))
+    tmp = np.ones((num_objects, *masks.shape)) * np.arange(1, num_objects + 1)[:, None, None, None]
+    return (tmp == masks[None, ...]) > 0
+
+
+@pytest.mark.parametrize("year", ["2016", "2017"])
+def test_feature_semi_supervised_labels_follow_the_toolkit(year: str) -> None:
+    rng = np.random.default_rng(3)
+    frames = [rng.choice([0, 1, 3, 255], size=(12, 16), p=[0.4, 0.25, 0.25, 0.1]).astype(np.uint8) for _ in range(3)]
+    expected = _toolkit_object_masks(frames, year)
+    labels = [semi_supervised_labels(f, year) for f in frames]
+    ids = object_ids(labels[0])
+    assert len(ids) == expected.shape[0]
+    assert ids == ([1] if year == "2016" else [1, 2, 3])  # 2017: 1..max of the first frame, the absent id 2 included
+    for k, object_masks in zip(ids, expected):
+        for frame, mask in zip(labels, object_masks):
+            assert np.array_equal(frame == k, mask)
+    assert not any((f == 255).any() for f in labels)  # void is background, not an object nor left out
 
 
 def test_feature_boundary_of_a_square_is_the_ring_shifted_towards_the_origin() -> None:

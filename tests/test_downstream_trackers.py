@@ -100,3 +100,12 @@ def test_feature_lost_target_repeats_the_last_box() -> None:
     boxes = tracker(frames[:5], truth[0])
     x, y, w, h = truth[0]
     assert boxes.tolist() == [[x, y, w, h], [x + 1, y, w, h], [x + 2, y, w, h], [x + 2, y, w, h], [x + 2, y, w, h]]
+
+
+def test_feature_track_says_which_frames_were_lost() -> None:
+    frames, truth = _moving_patch()
+    tracker = OpenCVTracker("csrt", "TrackerCSRT")
+    tracker._create = _LosesAfterTwo
+    result = tracker.track(frames[:5], truth[0])
+    assert result.lost.tolist() == [False, False, False, True, True]
+    assert np.array_equal(result.boxes, tracker(frames[:5], truth[0]))

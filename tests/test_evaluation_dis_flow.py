@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.evaluation import INTERPOLATORS, InterpolatorContext, psnr
 from vosvfi_core.evaluation.dis_flow import dis_flow_middle
-from vosvfi_core.evaluation.flow import backward_warp, dis_flows, occluded, to_image, to_tensor
+from vosvfi_core.flow import backward_warp, dis_flows, occluded, to_image, to_tensor
 
 CPU = InterpolatorContext(torch.device("cpu"))
 MARGIN_DB = 20.0  # measured: dis_flow 52-60 dB, the frame average about 22.5 dB on these pairs

@@ -188,7 +188,7 @@ def test_feature_lpips_with_weight_files_in_place(weights_home: Path, offline: l
     assert offline == []  # nothing was downloaded
 
 
-@pytest.mark.slow  # VGG16 is built whole (138 M parameters): 10 to 20 s on a shared 2-core machine
+@pytest.mark.slow  # VGG16 is built whole (138 M parameters): 10 to 20 s on a slow or loaded CPU
 def test_feature_dists_with_weight_files_in_place(weights_home: Path, offline: list[float | None]) -> None:
     backbone, own = pyiqa_metrics.required_weights("dists")
     _save_random_weights(backbone.path, torchvision.models.vgg16, seed=0)

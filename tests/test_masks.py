@@ -338,3 +338,23 @@ def test_exception_cli_checks_arguments_before_any_work(vimeo: Path, argv: list[
     with pytest.raises(VosvfiError, match=message):
         _cli([arg.format(root=vimeo) for arg in argv])
     assert not (vimeo / "masks").exists()
+
+
+def test_cardinality_frame_shards_cover_the_frames_once_within_the_size() -> None:
+    from vosvfi_core.masks.shards import frame_shards
+
+    frames = [FrameRef(f"s{i}", 1, f"s{i}/frame1.png") for i in range(7)]
+    shards = frame_shards(frames, 3)
+    assert [len(part) for part in shards] == [2, 2, 3]  # ceil(7 / 3) shards, sizes differing by one at most
+    assert [f for part in shards for f in part] == frames
+    assert frame_shards(frames, 7) == [tuple(frames)] and frame_shards([], 5) == [()]
+
+
+def test_feature_shard_inputs_add_the_shipped_masks_for_ground_truth() -> None:
+    from vosvfi_core.masks.shards import manifest_key, shard_inputs
+
+    frame = FrameRef("00001/0001", 0, "vimeo_triplet/sequences/00001/0001/im1.png")
+    assert shard_inputs([frame], "deeplabv3_resnet101") == [frame.path]
+    assert shard_inputs([frame], "ground_truth") == [frame.path, "vimeo_triplet/masks/00001/0001/im1.png"]
+    assert manifest_key([{"segmenter": "deeplabv3_resnet101", "weights_sha256": "ab" * 32}]) == "deeplabv3_resnet101-" + "ab" * 6
+    assert manifest_key([{"segmenter": "ground_truth", "weights_sha256": None}]) == "ground_truth"

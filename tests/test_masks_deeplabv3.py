@@ -33,7 +33,7 @@ TREE = {"train_count": 2, "test_count": 1, "height": H, "width": W, "seed": 0}
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread() -> Iterator[None]:
-    """One intra-op thread: on a shared two-core machine, two threads wait on each other at every layer."""
+    """One intra-op thread: on a loaded machine with few cores, two threads wait on each other at every layer."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -8,6 +8,7 @@ that the foreground PSNR in the table can be checked against a computation of it
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -95,7 +96,10 @@ def _profile(tmp_path: Path, clips: Path, metrics: list, datasets: list[str] | N
     return path
 
 
-def test_feature_plan_adds_masks_only_when_an_object_metric_meets_a_set_without_masks(tmp_path: Path, clips: Path, toy_segmenter: None) -> None:
+def test_feature_plan_adds_masks_only_when_an_object_metric_meets_a_set_without_masks(
+    tmp_path: Path, clips: Path, toy_segmenter: None, tiny_checkpoint: Path
+) -> None:
+    shutil.copyfile(tiny_checkpoint, tmp_path / "random.pth")  # the plan checks that the checkpoint loads
     plan = plan_run(str(_profile(tmp_path, clips, ["psnr", "psnr_foreground", {"type": "psnr_boundary", "radius": 2}])))
     assert plan.names == ["data", "masks", "evaluate"]
     reason = dict((s.name, s.reason) for s in plan.stages)["masks"]
@@ -176,7 +180,7 @@ def test_feature_pipeline_scores_foreground_psnr_with_the_masks_stages_masks(
     tmp_path: Path, clips: Path, toy_segmenter: None, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.pipeline import pipeline
-    from vosvfi_core.checkpoint import save_checkpoint
+    from vosvfi_core.checkpoint_format import save_checkpoint
     from vosvfi_core.models import adacof
 
     monkeypatch.setenv("VOSVFI_DATA_ROOT", str(tmp_path / "data"))
@@ -216,7 +220,7 @@ def test_feature_evaluation_goes_on_with_null_object_metrics_when_masks_cannot_b
     tmp_path: Path, clips: Path, prefect_api: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flows.pipeline import pipeline
-    from vosvfi_core.checkpoint import save_checkpoint
+    from vosvfi_core.checkpoint_format import save_checkpoint
     from vosvfi_core.models import adacof
     from vosvfi_core.weights import WEIGHTS_DIR_ENV
 

@@ -62,8 +62,10 @@ def test_feature_checkpoint_folder_ignores_how_training_is_run(tmp_path: Path) -
     from vosvfi_core.models.registry import MODELS
 
     data = DataRef("d", tmp_path)
-    base = checkpoint_dir(tmp_path, TrainConfig(epochs=2), MODELS.check("adacof"), data)
-    for harmless in ({"num_workers": 3}, {"log_every": 7}, {"checkpoint_every": 5}, {"device": "cpu"}):
-        assert checkpoint_dir(tmp_path, TrainConfig(epochs=2, **harmless), MODELS.check("adacof"), data) == base
-    assert checkpoint_dir(tmp_path, TrainConfig(epochs=2, lr=5e-4), MODELS.check("adacof"), data) != base
-    assert checkpoint_dir(tmp_path, TrainConfig(epochs=2), MODELS.check({"type": "adacof", "kernel_size": 11, "dilation": 2}), data) != base
+    base = checkpoint_dir(tmp_path, "m", TrainConfig(epochs=2), MODELS.check("adacof"), data)
+    assert base.parent == tmp_path / "checkpoints" and base.name.startswith("m-")
+    for harmless in ({"num_workers": 3}, {"log_every": 7}, {"checkpoint_every": 5}, {"device": "cpu"}, {"epochs": 4}):
+        assert checkpoint_dir(tmp_path, "m", TrainConfig(**{"epochs": 2, **harmless}), MODELS.check("adacof"), data) == base
+    assert checkpoint_dir(tmp_path, "m", TrainConfig(epochs=2, lr=5e-4), MODELS.check("adacof"), data) != base
+    assert checkpoint_dir(tmp_path, "m", TrainConfig(epochs=2), MODELS.check({"type": "adacof", "kernel_size": 11, "dilation": 2}), data) != base
+    assert checkpoint_dir(tmp_path, "other", TrainConfig(epochs=2), MODELS.check("adacof"), data).name.startswith("other-")

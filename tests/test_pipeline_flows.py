@@ -152,9 +152,9 @@ def test_feature_killed_run_resumes_from_checkpoint(prefect_api: str, workspace:
 
 @pytest.mark.slow
 @pytest.mark.shared
-def test_feature_training_validates_on_middlebury_where_it_is_in_place(prefect_api: str, workspace: Path, shared_dir: Path) -> None:
+def test_feature_training_monitors_middlebury_where_it_is_in_place(prefect_api: str, workspace: Path, shared_dir: Path) -> None:
     from flows.pipeline import STAGE_FLOWS
-    from vosvfi_core.checkpoint import load_checkpoint
+    from vosvfi_core.checkpoint_format import load_checkpoint
     from vosvfi_core.data.sets import data_set
     from vosvfi_core.training.validation import validation_psnr
 
@@ -165,14 +165,21 @@ def test_feature_training_validates_on_middlebury_where_it_is_in_place(prefect_a
         target.parent.mkdir(parents=True, exist_ok=True)
         Image.open(source).convert("RGB").crop((0, 0, 64, 64)).save(target)
     data = {**TINY_PROFILE["data"], "local": {"middlebury_other": str(middlebury)}}
-    (workspace / "tiny.yaml").write_text(yaml.safe_dump(dict(TINY_PROFILE, data=data)))
+    train = {**TINY_PROFILE["train"], "monitor": ["middlebury_other"]}
+    (workspace / "tiny.yaml").write_text(yaml.safe_dump(dict(TINY_PROFILE, data=data, train=train)))
     result, _, _ = _run(workspace, flow=STAGE_FLOWS["train"], run_id="validation")
     history = pq.read_table(result["tables"]["train_history"]).to_pandas()
-    logged = history[history["quantity"] == "val_psnr"].sort_values("step")["value"].iloc[-1]
+
+    def last(quantity: str) -> float:
+        return history[history["quantity"] == quantity].sort_values("step")["value"].iloc[-1]
+
+    assert sorted(history[history["quantity"] == "psnr:middlebury_other"]["step"]) == [0, 1]  # from the untrained network on
     model, _ = load_checkpoint(next((workspace / "runs" / "validation" / "checkpoints").glob("*/model.pth")))
     on_middlebury = validation_psnr(model, data_set("middlebury_other").open_triplets(middlebury))
     on_synthetic = validation_psnr(model, data_set("synthetic").open_triplets(workspace / "data" / "demo"))
-    assert logged == pytest.approx(on_middlebury, abs=1e-4) and abs(on_middlebury - on_synthetic) > 0.1
+    # best.pth is chosen on the synthetic test split; Middlebury is only a learning curve.
+    assert last("psnr:middlebury_other") == pytest.approx(on_middlebury, abs=1e-4)
+    assert last("val_psnr") == pytest.approx(on_synthetic, abs=1e-4) and abs(on_middlebury - on_synthetic) > 0.1
 
 
 @pytest.mark.slow

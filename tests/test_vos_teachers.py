@@ -15,7 +15,7 @@ from vosvfi_core.errors import VosvfiError
 from vosvfi_core.vos.memory import Memory
 from vosvfi_core.vos.pixel_affinity import PixelAffinityPropagator
 from vosvfi_core.vos.stcn import STCN, STCN_WEIGHTS, stcn
-from vosvfi_core.vos.teachers import TEACHERS, Teacher, propagate_video
+from vosvfi_core.vos.teachers import TEACHERS, Teacher, aggregate_objects, propagate_video, propagate_video_objects
 from vosvfi_core.weights import WeightsEntry
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -117,3 +117,82 @@ def test_feature_video_propagation_follows_a_moving_object():
     assert min(propagated) > 0.8 and np.mean(propagated) > np.mean(copied) + 0.3, (
         f"IoU per frame {np.round(propagated, 2)} vs copying frame 0 {np.round(copied, 2)}"
     )
+
+
+def test_feature_video_memory_defaults_to_stcn_evaluation():
+    """STCN's eval scripts: first frame, every 5th, no include_last."""
+    default, explicit = _RecordingTeacher(), _RecordingTeacher()
+    frames = [torch.full((3, 4, 5), float(i)) for i in range(12)]
+    propagate_video(default, frames, torch.ones(4, 5, dtype=torch.bool))
+    propagate_video(explicit, frames, torch.ones(4, 5, dtype=torch.bool), memory_every=5, include_last=False)
+    assert default.read == explicit.read
+    assert default.read[-1] == (11, [0, 5, 10])
+
+
+def _stcn_aggregate(prob: np.ndarray) -> np.ndarray:
+    """STCN's model/aggregate.py, written out again in NumPy: [K, 1, H, W] → [K + 1, 1, H, W]."""
+    new_prob = np.concatenate([np.prod(1 - prob, axis=0, keepdims=True), prob], axis=0).clip(1e-7, 1 - 1e-7)
+    logits = np.log(new_prob / (1 - new_prob))
+    exp = np.exp(logits - logits.max(axis=0, keepdims=True))
+    return exp / exp.sum(axis=0, keepdims=True)
+
+
+def test_feature_aggregate_objects_is_stcns():
+    prob = torch.rand(3, 1, 5, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    prob[0, 0, 0, 0] = 0.0  # clamped
+    np.testing.assert_allclose(aggregate_objects(prob).numpy(), _stcn_aggregate(prob.numpy()), rtol=1e-12, atol=1e-15)
+
+
+class _ObjectTeacher:
+    """Per-object probabilities fixed by object (batch row) and frame; records what each memory write received."""
+
+    name = "objects"
+    reads_other_objects = True
+
+    def __init__(self, table: torch.Tensor) -> None:
+        self.table = table  # [T, K, 1, H, W]
+        self.writes: list[tuple[int, torch.Tensor, torch.Tensor]] = []
+
+    def memorize(self, frames, masks, other_objects=None):
+        index = int(frames[0, 0, 0, 0, 0])
+        self.writes.append((index, masks[:, 0].clone(), other_objects[:, 0].clone()))
+        return Memory(frames[:, :, 0, :1, 0].reshape(frames.shape[0], 1, -1), masks.flatten(2)[:, :, :1])
+
+    def segment(self, memory, query):
+        raise AssertionError("object propagation reads object_probability where a teacher has it")
+
+    def object_probability(self, memory, query):
+        return self.table[int(query[0, 0, 0, 0])]
+
+
+def test_feature_object_propagation_aggregates_and_writes_memory_as_stcn():
+    generator = torch.Generator().manual_seed(1)
+    frames = [torch.full((3, 4, 5), float(i)) for i in range(7)]
+    table = torch.rand(7, 2, 1, 4, 5, generator=generator)
+    first = torch.zeros(4, 5, dtype=torch.int64)
+    first[:2, :2], first[2:, 3:] = 1, 3  # ids 1 and 3 (2 absent)
+    teacher = _ObjectTeacher(table[:, [0, 0, 1]])  # three objects: 1, 2 (a copy of 1), 3
+    labels = propagate_video_objects(teacher, frames, first, [1, 2, 3], memory_every=5)
+    assert torch.equal(labels[0], first)
+    for t in range(1, 7):
+        expected = _stcn_aggregate(teacher.table[t].numpy())
+        assert torch.equal(labels[t], torch.tensor([0, 1, 2, 3])[torch.from_numpy(expected[:, 0].argmax(axis=0))]), t
+    assert [index for index, _, _ in teacher.writes] == [0, 5]  # the first frame and every 5th
+    _, masks, others = teacher.writes[0]
+    assert torch.equal(masks[:, 0], torch.stack([first == k for k in (1, 2, 3)]).float())
+    _, masks, others = teacher.writes[1]
+    aggregated = torch.from_numpy(_stcn_aggregate(teacher.table[5].numpy()))[1:, 0]
+    torch.testing.assert_close(masks[:, 0], aggregated)
+    torch.testing.assert_close(others[:, 0], aggregated.sum(0, keepdim=True) - aggregated)
+
+
+def test_feature_stcn_one_object_propagates_as_the_single_object_path():
+    torch.manual_seed(0)
+    teacher = stcn()  # random weights
+    generator = torch.Generator().manual_seed(2)
+    frames = [torch.rand(3, 32, 32, generator=generator) for _ in range(7)]
+    first = torch.zeros(32, 32, dtype=torch.bool)
+    first[8:20, 6:18] = True
+    single = propagate_video(teacher, frames, first)
+    objects = propagate_video_objects(teacher, frames, first.to(torch.int64), [1])
+    assert all(torch.equal(a, b > 0) for a, b in zip(single, objects))

@@ -11,10 +11,10 @@ import pytest
 import torch
 from http_server import FileServer
 
-import vosvfi_core.data.fetch as fetch_module
+import vosvfi_core.io.fetch as fetch_module
 import vosvfi_core.weights as weights_module
-from vosvfi_core.data.fetch import RetryPolicy
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.io.fetch import RetryPolicy
 from vosvfi_core.weights import WeightsEntry, load_state_dict, resolve_weights, weights_dir
 
 PAYLOAD = bytes(range(256)) * 40

@@ -37,7 +37,7 @@ from vosvfi_core.evaluation.interpolators import INTERPOLATORS
 from vosvfi_core.evaluation.metric_registry import METRICS
 from vosvfi_core.masks.segmenters import SEGMENTERS
 from vosvfi_core.models.registry import MODELS
-from vosvfi_core.registry import block_field
+from vosvfi_core.registry import Block, block_field
 from vosvfi_core.resources import resource_path
 from vosvfi_core.stages import STAGE_NAMES
 from vosvfi_core.training.config import TrainConfig
@@ -49,6 +49,7 @@ __all__ = [
     "EvaluateConfig",
     "MasksConfig",
     "Profile",
+    "profile_names",
     "Comparison",
     "ThreadsRunner",
     "TrainConfig",
@@ -119,6 +120,9 @@ class MasksConfig(Section):
 class EvaluateConfig(Section):
     checkpoint: Path | None = None  # evaluate this file instead of the trained model
     datasets: Annotated[list[TripletSetName], AfterValidator(unique)] = ["synthetic"]
+    # Also evaluated when already in place (data.local or the data root), never downloaded: the
+    # plan adds each one found to `datasets` and notes the others.
+    datasets_if_present: Annotated[list[TripletSetName], AfterValidator(unique)] = []
     metrics: Annotated[list[MetricBlock], AfterValidator(unique)] = Field(default_factory=lambda: [METRICS.check("psnr"), METRICS.check("ssim")], min_length=1)
     protocols: Annotated[list[Literal["float", "uint8"]], AfterValidator(unique)] = ["float"]
     baselines: Annotated[list[InterpolatorBlock], AfterValidator(unique)] = Field(default_factory=lambda: [INTERPOLATORS.check("frame_average")])
@@ -129,6 +133,9 @@ class EvaluateConfig(Section):
     tile: NonNegativeInt = 1024
     overlap: NonNegativeInt = 128
     device: Device = "auto"
+    # Arithmetic of the scored networks: fp32 keeps scores exact and comparable across machines;
+    # auto, bf16 or fp16 (CUDA) trade that for speed, as `vosvfi interpolate --precision` does.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "fp32"
 
 
 class DownstreamConfig(Section):
@@ -140,8 +147,8 @@ class DownstreamConfig(Section):
 
 
 def _variant(train: TrainConfig, changes: dict[str, Any]) -> TrainConfig:
-    """``train`` with a variant's changes laid over it (a block of another type replaces the block whole)."""
-    return TrainConfig.model_validate(_merge(train.model_dump(), changes))
+    """``train`` with a variant's changes laid over it (a block of another type replaces the block whole); ``model`` is not train's."""
+    return TrainConfig.model_validate(_merge(train.model_dump(), {key: value for key, value in changes.items() if key != "model"}))
 
 
 class Comparison(Section):
@@ -163,7 +170,8 @@ class Profile(Section):
     model: ModelBlock = Field(default_factory=lambda: MODELS.check("adacof"))
     train: TrainConfig = TrainConfig()
     # Models trained side by side, each scored by evaluate and downstream: variant name → changes
-    # to the train section (other loss terms, a teacher, a seed). Empty: one model, named model.type.
+    # to the train section (other loss terms, a teacher, a seed), and optionally its own `model`
+    # block instead of the profile's. Empty: one model, named model.type.
     variants: dict[VariantName, dict[str, Any]] = {}
     evaluate: EvaluateConfig = EvaluateConfig()
     downstream: DownstreamConfig = DownstreamConfig()
@@ -175,6 +183,12 @@ class Profile(Section):
             return {self.model.type: self.train}
         return {name: _variant(self.train, changes) for name, changes in self.variants.items()}
 
+    def models(self) -> dict[str, Block]:
+        """The network (its registry block) of each model the train stage produces, by name."""
+        if not self.variants:
+            return {self.model.type: self.model}
+        return {name: MODELS.check(changes["model"]) if "model" in changes else self.model for name, changes in self.variants.items()}
+
     @field_validator("task_runner", mode="before")
     @classmethod
     def _runner_shorthand(cls, value: Any) -> Any:
@@ -183,6 +197,11 @@ class Profile(Section):
     @model_validator(mode="after")
     def _variants_valid(self) -> Profile:
         for name, changes in self.variants.items():
+            if "model" in changes:
+                try:
+                    MODELS.check(changes["model"])
+                except ValueError as error:
+                    raise ValueError(f"variants.{name}.model: {error}") from None
             try:
                 _variant(self.train, changes)
             except ValidationError as error:
@@ -234,8 +253,13 @@ def config_hash(*sections: BaseModel) -> str:
 
 
 def profiles_dir() -> Path:
-    """``$VOSVFI_CONFIGS_DIR``, else the project's ``configs/`` (the checkout's, or the installed copy)."""
+    """``$VOSVFI_CONFIGS_DIR``, else the shipped profiles (``vosvfi_core/resources/configs``)."""
     return Path(os.environ.get("VOSVFI_CONFIGS_DIR") or resource_path("configs"))
+
+
+def profile_names() -> list[str]:
+    """The names of the profiles in :func:`profiles_dir`, sorted."""
+    return sorted(p.stem for p in profiles_dir().glob("*.yaml"))
 
 
 def _profile_path(profile: str | os.PathLike[str]) -> Path:
@@ -247,8 +271,7 @@ def _profile_path(profile: str | os.PathLike[str]) -> Path:
         return path
     path = profiles_dir() / f"{text}.yaml"
     if not path.is_file():
-        known = sorted(p.stem for p in profiles_dir().glob("*.yaml"))
-        raise VosvfiError(f"unknown profile {text!r}: use one of {', '.join(known)} or a path to a .yaml file")
+        raise VosvfiError(f"unknown profile {text!r}: use one of {', '.join(profile_names())} or a path to a .yaml file")
     return path
 
 

@@ -1,7 +1,8 @@
 """Frame interpolation for users: the device and precision to run on, batched interpolators, in-between frames.
 
 An *interpolator* is any function from two ``[B, 3, H, W]`` frames in [0, 1] to their middle frame;
-:func:`model_interpolator` makes one from a network (device, autocast precision, optional tiles),
+:func:`network_runner` runs a network as fast as the device allows (autocast precision, memory
+format), :func:`model_interpolator` makes an interpolator of it (clamped output, optional tiles),
 and :func:`midpoints` turns one into the ``factor - 1`` frames between each pair (2x, 4x, 8x by
 recursive midpoints), a batch of pairs at a time. Reading and writing videos is ``vosvfi_core.video``.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from torch import Tensor, nn
 
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.images import IMAGE_SUFFIXES
+from vosvfi_core.precision import PRECISIONS, autocast_dtype
 from vosvfi_core.tiling import Interpolator, tiled
 
 __all__ = [
@@ -26,6 +28,10 @@ __all__ = [
     "Interpolator",
     "autocast_dtype",
     "model_interpolator",
+    "network_runner",
+    "occlusion_in_float32",
+    "prefers_channels_last",
+    "prepare_for_inference",
     "interpolate_pair",
     "midpoints",
     "list_frames",
@@ -33,22 +39,8 @@ __all__ = [
 ]
 
 SUPPORTED_FACTORS = (2, 4, 8)
-PRECISIONS = ("fp32", "bf16", "fp16")
 # AdaCoF pads its input to a multiple of 32; tiles of such a size need no padding.
 TILE_MULTIPLE = 32
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``--precision`` on ``device`` (None: plain float32), or one line why not."""
-    if precision not in PRECISIONS:
-        raise VosvfiError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision == "fp32":
-        return None
-    if precision == "fp16" and device.type != "cuda":
-        raise VosvfiError("--precision fp16 needs a CUDA device; on the CPU use bf16 or fp32")
-    if precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise VosvfiError("--precision bf16: this GPU has no bfloat16 support; use fp16 or fp32")
-    return torch.float16 if precision == "fp16" else torch.bfloat16
 
 
 @contextlib.contextmanager
@@ -70,24 +62,72 @@ def kernel_estimation_in_float32(model: nn.Module) -> Iterator[None]:
         handle.remove()
 
 
-def model_interpolator(model: nn.Module, *, precision: str = "fp32", tile: int = 0, overlap: int = 0) -> Interpolator:
-    """A batched interpolator over ``model``: inputs move to its device, outputs are float32 clamped to [0, 1].
+@contextlib.contextmanager
+def occlusion_in_float32(model: nn.Module) -> Iterator[None]:
+    """For inference under autocast: widen AdaCoF's occlusion map (the last output) to float32.
 
-    ``precision`` is ``fp32``, ``bf16`` or ``fp16`` (autocast); frames larger than ``tile`` pixels
-    (0: never) run in overlapping tiles (``vosvfi_core.tiling``).
+    The sampling op reads half-precision kernels and offsets as float32 itself (exactly, and on the
+    CPU without a copy), so only the occlusion, which the blend ``o * a + (1 - o) * b`` uses,
+    needs widening: the result equals :func:`kernel_estimation_in_float32`'s, without the copies.
+    """
+    estimator = getattr(model, "get_kernel", None)
+    if not isinstance(estimator, nn.Module):
+        yield
+        return
+    handle = estimator.register_forward_hook(lambda _module, _inputs, outputs: (*outputs[:-1], outputs[-1].float()))
+    try:
+        yield
+    finally:
+        handle.remove()
+
+
+def prefers_channels_last(device: torch.device) -> bool:
+    """Whether the U-Net is fed NHWC tensors: on the CPU, where oneDNN's convolutions run them faster.
+
+    Measured with ``benchmarks/bench_network.py`` (float32 and bfloat16 alike). The inputs are
+    converted here, and the convolutions keep NHWC; :func:`prepare_for_inference` converts the
+    weights too, a few per cent more, for models the caller owns. On a GPU nothing changes.
+    """
+    return device.type == "cpu" and torch.backends.mkldnn.is_available()
+
+
+def prepare_for_inference(model: nn.Module) -> nn.Module:
+    """``model`` in eval mode, its weights in the layout :func:`prefers_channels_last` asks for (in place; for a model the caller owns)."""
+    device = next(model.parameters()).device
+    if prefers_channels_last(device):
+        model.to(memory_format=torch.channels_last)
+    return model.eval()
+
+
+def network_runner(model: nn.Module, *, precision: str = "fp32") -> Callable[[Tensor, Tensor], Tensor]:
+    """``model`` as a no-grad function of two ``[B, 3, H, W]`` frames: float32 out on its device, unclamped.
+
+    Inputs move to the model's device (NHWC where :func:`prefers_channels_last`); ``precision`` is
+    a request of ``vosvfi_core.precision`` (``auto``, ``fp32``, ``bf16``, ``fp16``) for autocast.
     """
     device = next(model.parameters()).device
     dtype = autocast_dtype(precision, device)
+    memory_format = torch.channels_last if prefers_channels_last(device) else torch.contiguous_format
 
     @torch.no_grad()
-    def run_network(frame0: Tensor, frame2: Tensor) -> Tensor:
-        frame0, frame2 = frame0.to(device, torch.float32), frame2.to(device, torch.float32)
+    def run(frame0: Tensor, frame2: Tensor) -> Tensor:
+        frame0 = frame0.to(device, torch.float32).contiguous(memory_format=memory_format)
+        frame2 = frame2.to(device, torch.float32).contiguous(memory_format=memory_format)
         if dtype is None:
             return model(frame0, frame2)
-        with kernel_estimation_in_float32(model), torch.autocast(device.type, dtype=dtype):
+        with occlusion_in_float32(model), torch.autocast(device.type, dtype=dtype):
             return model(frame0, frame2).float()
 
-    tiled_network = tiled(run_network, tile=tile, overlap=overlap, multiple=TILE_MULTIPLE)
+    return run
+
+
+def model_interpolator(model: nn.Module, *, precision: str = "fp32", tile: int = 0, overlap: int = 0) -> Interpolator:
+    """A batched interpolator over ``model``: inputs move to its device, outputs are float32 clamped to [0, 1].
+
+    ``precision`` is ``auto``, ``fp32``, ``bf16`` or ``fp16`` (autocast, :func:`network_runner`);
+    frames larger than ``tile`` pixels (0: never) run in overlapping tiles (``vosvfi_core.tiling``).
+    """
+    tiled_network = tiled(network_runner(model, precision=precision), tile=tile, overlap=overlap, multiple=TILE_MULTIPLE)
 
     def interpolate(frame0: Tensor, frame2: Tensor) -> Tensor:
         return tiled_network(frame0, frame2).clamp_(0, 1)

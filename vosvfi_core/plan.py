@@ -1,24 +1,31 @@
 """The run plan: which stages a run executes and why, decided once, before any work starts.
 
-:func:`plan_run` loads and validates the profile, resolves the asked stages and their
-prerequisites (:mod:`vosvfi_core.stages`), checks that training can start, and fixes the run id
+:func:`plan_run` loads and validates the profile, resolves the asked stages (:mod:`vosvfi_core.stages`)
+and their prerequisites (:data:`NEEDS`), checks that training can start, and fixes the run id
 and the thread budget. The command line prints the plan before Prefect starts; the flows build
 the same plan from their parameters (a run triggered from the UI has no command line).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from vosvfi_core.checkpoint_format import check_checkpoint
 from vosvfi_core.config import DaskRunner, Profile, load_profile
+from vosvfi_core.data.catalog import data_root
+from vosvfi_core.data.local import check_source, data_source, prepared_folder
 from vosvfi_core.data.sets import data_set
 from vosvfi_core.devices import threads_per_task
 from vosvfi_core.downstream.registry import check_dataset
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.stages import STAGE_NAMES, stage
+from vosvfi_core.evaluation.metric_registry import METRICS
+from vosvfi_core.results.tables import check_run_id
+from vosvfi_core.stages import STAGE_NAMES
+from vosvfi_core.training.requirements import check_trainable, needs_masks
 
 __all__ = [
+    "NEEDS",
     "REFRESHABLE",
     "PlannedStage",
     "RunPlan",
@@ -27,6 +34,7 @@ __all__ = [
     "evaluation_sets_needing_masks",
     "metrics_reading_masks",
     "plan_run",
+    "with_present_sets",
     "training_sets_needing_masks",
 ]
 
@@ -49,6 +57,7 @@ class RunPlan:
     stages: tuple[PlannedStage, ...]
     refresh: frozenset[str]  # stages whose cached results are recomputed
     threads_per_task: int  # torch intra-op threads each task takes
+    notes: tuple[str, ...] = ()  # what the plan left out, and why
 
     @property
     def names(self) -> list[str]:
@@ -82,6 +91,7 @@ class RunPlan:
     def describe(self) -> str:
         lines = [f"run {self.run_id}: profile {self.profile.name}, {self.threads_per_task} torch thread(s) per task"]
         lines += [f"  {s.name:<10} {s.reason}" for s in self.stages]
+        lines += [f"  note: {note}" for note in self.notes]
         return "\n".join(lines)
 
 
@@ -98,15 +108,11 @@ def check_stage_names(names: Iterable[str], *, option: str = "", also: tuple[str
 
 def training_sets_needing_masks(profile: Profile) -> list[str]:
     """The training sets of the models whose loss terms read object masks."""
-    from vosvfi_core.training import needs_masks
-
     return sorted({config.dataset for config in profile.trainings().values() if needs_masks(config)})
 
 
 def metrics_reading_masks(profile: Profile) -> list[str]:
     """The evaluation metrics (their ``metric`` names) that read the middle frame's object mask."""
-    from vosvfi_core.evaluation import METRICS
-
     built = (METRICS.build(block) for block in profile.evaluate.metrics)
     return [metric.name for metric in built if "mask1" in metric.needs]
 
@@ -131,12 +137,48 @@ def datasets_read(profile: Profile, stage_name: str) -> list[str]:
     return []
 
 
+def _model_needs(profile: Profile) -> dict[str, str]:
+    if profile.evaluate.checkpoint is not None:
+        return {}
+    return {"train": "the model to score is the one this run trains (evaluate.checkpoint is not set)"}
+
+
+def _data_needs(profile: Profile, stage_name: str) -> dict[str, str]:
+    read = datasets_read(profile, stage_name)
+    return {"data": f"reads {', '.join(read)}"} if read else {}
+
+
+def _train_needs(profile: Profile) -> dict[str, str]:
+    needs = _data_needs(profile, "train")
+    if training_sets_needing_masks(profile):
+        needs["masks"] = "a loss term reads object masks"
+    return needs
+
+
+def _evaluate_needs(profile: Profile) -> dict[str, str]:
+    needs = {**_data_needs(profile, "evaluate"), **_model_needs(profile)}
+    unmasked = evaluation_sets_needing_masks(profile)
+    if unmasked:
+        needs["masks"] = f"{', '.join(metrics_reading_masks(profile))} read object masks, which {', '.join(unmasked)} ship none of"
+    return needs
+
+
+# Stage → what it needs under a profile: each prerequisite stage and why (the plan prints the reasons).
+NEEDS: dict[str, Callable[[Profile], dict[str, str]]] = {
+    "data": lambda profile: {},
+    "masks": lambda profile: _data_needs(profile, "masks"),
+    "train": _train_needs,
+    "evaluate": _evaluate_needs,
+    "downstream": lambda profile: {**_data_needs(profile, "downstream"), **_model_needs(profile)},
+}
+
+
 def _resolve(profile: Profile, targets: Sequence[str]) -> tuple[PlannedStage, ...]:
     reasons: dict[str, str] = {name: "asked" for name in targets}
     pending = list(targets)
     while pending:
         name = pending.pop()
-        for needed, why in stage(name).needs(profile).items():
+        for needed, why in NEEDS[name](profile).items():
             if needed not in reasons:
                 reasons[needed] = f"needed by {name}: {why}"
                 pending.append(needed)
@@ -146,6 +188,22 @@ def _resolve(profile: Profile, targets: Sequence[str]) -> tuple[PlannedStage, ..
 def _workers(profile: Profile) -> int:
     runner = profile.task_runner
     return runner.n_workers * runner.threads_per_worker if isinstance(runner, DaskRunner) else runner.max_workers
+
+
+def with_present_sets(profile: Profile) -> tuple[Profile, tuple[str, ...]]:
+    """``profile`` with each of ``evaluate.datasets_if_present`` that is in place added to ``evaluate.datasets``, and notes on the others."""
+    evaluate = profile.evaluate
+    present, notes = list(evaluate.datasets), []
+    for name in evaluate.datasets_if_present:
+        if name in present:
+            continue
+        if prepared_folder(profile, name, data_root()) is not None:
+            present.append(name)
+        else:
+            notes.append(f"{name} is not in place (data.local or {data_root()}), so it is not evaluated")
+    if present == evaluate.datasets:
+        return profile, tuple(notes)
+    return profile.model_copy(update={"evaluate": evaluate.model_copy(update={"datasets": present})}), tuple(notes)
 
 
 def plan_run(
@@ -160,22 +218,22 @@ def plan_run(
 
     Every problem a run could find without doing work is reported here, as one line: a bad
     profile or override, an unknown stage, a run id that is not a folder name, a training set
-    without the masks a loss term needs.
+    without the masks a loss term needs, a data set read in place (``folder:PATH``,
+    ``data.local``) that is missing or not laid out as it should be, a checkpoint to score that is
+    missing or does not load.
     """
-    from vosvfi_core.results.tables import check_run_id
-    from vosvfi_core.training import check_trainable
-
-    loaded = load_profile(profile, overrides)
+    loaded, notes = with_present_sets(load_profile(profile, overrides))
     check_stage_names(targets or [], option="--stages")
     check_stage_names(refresh, option="--refresh", also=("report",))
     stages = _resolve(loaded, list(targets or loaded.stages))
     if any(s.name == "train" for s in stages):
         for config in loaded.trainings().values():
             check_trainable(config)
-    for name in sorted({d for s in stages for d in datasets_read(loaded, s.name)}):
+    read = {d for s in stages for d in datasets_read(loaded, s.name)}
+    for name in sorted(read):
         data_set(name)
     runner = loaded.task_runner
-    return RunPlan(
+    plan = RunPlan(
         profile=loaded,
         profile_ref=str(profile),
         overrides=tuple(overrides),
@@ -183,4 +241,10 @@ def plan_run(
         stages=stages,
         refresh=frozenset(refresh),
         threads_per_task=threads_per_task(_workers(loaded), runner.threads_per_task),
+        notes=notes,
     )
+    for name in sorted(read | set(plan.datasets())):
+        check_source(data_source(loaded, name))
+    if loaded.evaluate.checkpoint is not None and {"evaluate", "downstream"} & set(plan.names):
+        check_checkpoint(loaded.evaluate.checkpoint, field="evaluate.checkpoint")
+    return plan

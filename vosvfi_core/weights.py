@@ -3,7 +3,7 @@
 A :class:`WeightsEntry` names one file (torchvision's pattern: weights are data, not code).
 :func:`resolve_weights` finds it, in this order: an explicit path, the file in
 :func:`weights_dir`, a download from the entry's URL into that folder (through the resumable,
-atomic downloader of ``vosvfi_core.data.fetch``). When none works it raises one line saying which
+atomic downloader of ``vosvfi_core.io.fetch``). When none works it raises one line saying which
 file to place where. :func:`load_state_dict` reads a file with ``torch.load(weights_only=True)``.
 
 A host that does not resolve, or refuses the connection, fails the download at once: retrying
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import torch
 
-from vosvfi_core.data.fetch import RetryPolicy, fetch, file_sha256, remove_fetched
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.io.fetch import RetryPolicy, fetch, file_sha256, remove_fetched
 
 __all__ = ["WEIGHTS_DIR_ENV", "WeightsEntry", "load_state_dict", "resolve_weights", "weights_dir"]
 

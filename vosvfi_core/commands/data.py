@@ -118,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = data.add_subparsers(dest="data_command", required=True, parser_class=type(data))
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--catalog", type=Path, help="catalog file (default: $VOSVFI_CATALOG, else the repository's data_catalog.yaml)")
+    common.add_argument("--catalog", type=Path, help="catalog file (default: $VOSVFI_CATALOG, else the shipped data_catalog.yaml)")
     common.add_argument("--data-root", help="where data sets live (default: $VOSVFI_DATA_ROOT, else ./data)")
 
     listing = commands.add_parser("list", parents=[common], help="the catalog's data sets and whether each is in place")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from vosvfi_core.checkpoint import export_inference
+from vosvfi_core.checkpoint_format import export_inference
 from vosvfi_core.commands.outputs import add_overwrite_flag, check_output
 from vosvfi_core.errors import VosvfiError
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from vosvfi_core.checkpoint import load_checkpoint
+from vosvfi_core.checkpoint_format import load_checkpoint
 from vosvfi_core.commands.outputs import add_overwrite_flag, check_output
 from vosvfi_core.devices import resolve_device
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.interpolation import PRECISIONS, SUPPORTED_FACTORS, Interpolator, autocast_dtype, model_interpolator
+from vosvfi_core.interpolation import SUPPORTED_FACTORS, Interpolator, model_interpolator, prepare_for_inference
 from vosvfi_core.io.images import IMAGE_SUFFIXES, load_rgb, write_image
+from vosvfi_core.precision import REQUESTS, resolve_precision
 from vosvfi_core.tiling import DEFAULT_OVERLAP, DEFAULT_TILE, check_tiling
 from vosvfi_core.video import (
     DEFAULT_SCENE_THRESHOLD,
@@ -51,16 +52,27 @@ def _notes(messages: list[str]) -> None:
 def _check_model_options(args: argparse.Namespace) -> torch.device:
     """The device, after checking precision, tiles and that the checkpoint file is there."""
     device = resolve_device(args.device)
-    autocast_dtype(args.precision, device)
+    resolve_precision(args.precision, device)
     check_tiling(args.tile, args.tile_overlap)
     if not Path(args.checkpoint).is_file():
         raise VosvfiError(f"checkpoint not found: {args.checkpoint}")
     return device
 
 
+def _why(precision: str, device: torch.device) -> str:
+    where = "this GPU" if device.type == "cuda" else "this CPU"
+    if precision == "bf16":
+        return f"bf16 autocast ({where} computes bfloat16 natively; --precision fp32 for plain float32)"
+    return f"fp32 ({where} has no native bfloat16)"
+
+
 def _load_interpolator(args: argparse.Namespace, device: torch.device) -> Interpolator:
-    model, _ = load_checkpoint(args.checkpoint, device=device)
-    return model_interpolator(model, precision=args.precision, tile=args.tile, overlap=args.tile_overlap)
+    """The checkpoint's network as an interpolator; ``--precision auto`` says what it chose, once."""
+    model = prepare_for_inference(load_checkpoint(args.checkpoint, device=device)[0])
+    precision = resolve_precision(args.precision, device)
+    if args.precision == "auto":
+        _note(f"precision auto: {_why(precision, device)}")
+    return model_interpolator(model, precision=precision, tile=args.tile, overlap=args.tile_overlap)
 
 
 def _run_pair(args: argparse.Namespace) -> int:
@@ -149,7 +161,12 @@ def _run_video(args: argparse.Namespace) -> int:
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="an AdaCoF checkpoint (published or ours)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="where to run the network: auto (CUDA when present), cpu or cuda")
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS, help="autocast precision (fp16: CUDA only; default fp32)")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=REQUESTS,
+        help="autocast precision; auto (default): bf16 where the CPU or GPU computes it natively, else fp32 (fp16: CUDA only)",
+    )
     parser.add_argument(
         "--tile", type=int, default=DEFAULT_TILE, help=f"largest tile side in pixels; larger frames run in tiles (0: never; default {DEFAULT_TILE})"
     )

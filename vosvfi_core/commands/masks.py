@@ -14,13 +14,12 @@ from tqdm import tqdm
 
 from vosvfi_core.config import load_profile
 from vosvfi_core.data.catalog import data_root
-from vosvfi_core.data.datasets.folder import FOLDER_PREFIX
 from vosvfi_core.data.local import prepared_folder
-from vosvfi_core.data.sets import data_set, data_set_names
+from vosvfi_core.data.sets import FOLDER_PREFIX, data_set, data_set_names
 from vosvfi_core.devices import resolve_device
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.masks.evaluation_sets import evaluation_masks_root
-from vosvfi_core.masks.frames import FrameRef, frames_for_evaluation, frames_for_training, frames_for_vimeo, parse_shard, shard
+from vosvfi_core.masks.evaluation_sets import evaluation_set_frames
+from vosvfi_core.masks.frames import FrameRef, frames_for_training, frames_for_vimeo, parse_shard, shard
 from vosvfi_core.masks.precompute import masks_folder, precompute_masks
 from vosvfi_core.masks.segmenters import SEGMENTERS
 
@@ -71,8 +70,8 @@ def _named_set(args: argparse.Namespace) -> tuple[Path, list[FrameRef], Path | N
         if not spec.train_split:
             raise VosvfiError(f"--split train: data set {spec.name} has no training triplets")
         return folder, frames_for_training(folder), args.masks_root, split
-    frames = frames_for_evaluation(spec.open_triplets(folder), folder)
-    return folder, frames, args.masks_root or evaluation_masks_root(data_root(), spec.catalog, folder), split
+    frames, masks_root = evaluation_set_frames(spec.name, folder, data_root())
+    return folder, frames, args.masks_root or masks_root, split
 
 
 def _run(args: argparse.Namespace) -> int:

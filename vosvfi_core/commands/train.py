@@ -3,10 +3,11 @@
 No Prefect: the data must already be in place (``vosvfi run data``, and ``vosvfi run masks`` for a
 VOS-aware model on a set without shipped masks). Everything is checked before a network is built:
 the profile and overrides, the run id, the training settings, the training and validation folders.
-Checkpoints go to ``runs/<run-id>/train/<model>/`` (run id by default ``<profile>-train``) (see :mod:`vosvfi_core.training.checkpoints`),
-the history to ``runs/<run-id>/tables/train_history.parquet``. Rerunning continues from the latest
-checkpoint; ``--overwrite`` starts over. Validation reads Middlebury "other" when it is in place,
-else the synthetic test split.
+Checkpoints go to ``runs/<run-id>/checkpoints/<model>-<identity>/`` (run id by default
+``<profile>-train``), named as the pipeline names them (:func:`vosvfi_core.training.checkpoint_folder.training_folder`),
+the history to ``runs/<run-id>/tables/train_history.parquet``. Rerunning with the same settings
+and data continues from the latest checkpoint; ``--overwrite`` starts over. What is validated on, and which learning curves are
+logged, is :mod:`vosvfi_core.training.inputs`' decision, shared with the pipeline.
 
 Under ``torchrun --nproc_per_node N -m flows.cli train …`` every process runs this command; rank 0
 alone shows progress and writes files.
@@ -16,55 +17,43 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
 
-from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from vosvfi_core.config import Profile
+from vosvfi_core.config import Profile, profile_names
 from vosvfi_core.data.catalog import data_root
+from vosvfi_core.data.download import MARKER_NAME
 from vosvfi_core.data.local import prepared_folder
-from vosvfi_core.data.sets import PAPER_VALIDATION_SET, data_set
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.plan import plan_run
 from vosvfi_core.results.tables import check_run_id, exclusive_run, run_dir, write_table
-from vosvfi_core.training import CHECKPOINT_NAME, TrainProgress, TrainResult, needs_masks, train
+from vosvfi_core.training import CHECKPOINT_NAME, TrainProgress, TrainResult, train
+from vosvfi_core.training.checkpoint_folder import training_folder
 from vosvfi_core.training.config import TrainConfig
+from vosvfi_core.training.inputs import TrainingInputs, open_training_inputs, scoring_folders
 
-__all__ = ["register", "validation_set"]
-
-# Validation sets in order of preference: the paper's Middlebury "other", else the demo's test split.
-_VALIDATION_SETS = (PAPER_VALIDATION_SET, "synthetic")
+__all__ = ["register"]
 
 
 def _is_main_process() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
-def validation_set(profile: Profile, root: Path) -> tuple[str, Dataset] | None:
-    """``(name, dataset)`` of the first validation set in place (Middlebury other, else the synthetic test split), or None."""
-    for name in _VALIDATION_SETS:
-        if data_set(name).generated and profile.data.synthetic is None:
-            continue
-        folder = prepared_folder(profile, name, root)
-        if folder is not None:
-            return name, data_set(name).open_triplets(folder)
-    return None
-
-
-def _training_set(profile: Profile, config: TrainConfig, root: Path, profile_ref: str) -> Dataset:
-    folder = prepared_folder(profile, config.dataset, root)
+def _inputs(profile: Profile, config: TrainConfig, root: Path, profile_ref: str) -> tuple[TrainingInputs, str, list[str]]:
+    """The opened training inputs, the training data's identity (its folder and completion marker), and notes."""
+    locate = lambda name: prepared_folder(profile, name, root)  # noqa: E731
+    folder = locate(config.dataset)
     if folder is None:
         raise VosvfiError(f"training set {config.dataset} is not in place under {root}; prepare it first: vosvfi run data --profile {profile_ref}")
-    masks = needs_masks(config)
-    try:
-        return data_set(config.dataset).open_triplets(folder, with_masks=masks, train=True, crop=config.crop, augment=config.augment)
-    except VosvfiError as error:
-        if not masks:
-            raise
-        raise VosvfiError(f"{error} (the VOS loss terms read masks: vosvfi run masks --profile {profile_ref})") from None
+    validation, monitors, notes = scoring_folders(config, locate)
+    inputs = open_training_inputs(config, folder, validation=validation, monitors=monitors, hint=f"vosvfi run masks --profile {profile_ref}")
+    marker = Path(folder) / MARKER_NAME
+    identity = str(Path(folder).resolve()) + (f"#{hashlib.sha256(marker.read_bytes()).hexdigest()}" if marker.is_file() else "")
+    return inputs, identity, notes
 
 
 def _progress_bar(label: str, quiet: bool) -> tuple[Callable[[TrainProgress], None], Callable[[], None]]:
@@ -98,15 +87,18 @@ def _run(args: argparse.Namespace) -> int:
             raise VosvfiError(f"--model {args.model!r}: the profile trains {', '.join(trainings)}")
         trainings = {args.model: trainings[args.model]}
     root = Path(args.data_root).absolute() if args.data_root else data_root()
-    datasets = {name: _training_set(profile, config, root, args.profile) for name, config in trainings.items()}
-    validation = validation_set(profile, root)
+    inputs = {name: _inputs(profile, config, root, args.profile) for name, config in trainings.items()}
     folder = run_dir(run_id)
+    models = profile.models()
+    checkpoints = {name: training_folder(folder, name, config, models[name], inputs[name][1]) for name, config in trainings.items()}
     if main:
         for name in trainings:
-            existing = folder / "train" / name / CHECKPOINT_NAME
+            existing = checkpoints[name] / CHECKPOINT_NAME
             if existing.is_file():
                 print(f"{name}: {'--overwrite: starting over, replacing' if args.overwrite else 'resuming from'} {existing}")
-        print(f"validation: {validation[0]}" if validation else "validation: none in place (middlebury_other or the synthetic test split); no best.pth")
+        for name, (opened, _, notes) in inputs.items():
+            curves = f"; learning curves on {', '.join(opened.monitors)}" if opened.monitors else ""
+            print(f"{name}: validation on {opened.validation_name}{curves}" + "".join(f"\n  {note}" for note in notes))
     # Everything is checked: now the networks, the teachers and the steps. Ranks other than 0 write nothing.
     rows: list[dict] = []
     table = None
@@ -114,9 +106,10 @@ def _run(args: argparse.Namespace) -> int:
         for name, config in trainings.items():
             update, close = _progress_bar(name, args.quiet)
             try:
+                opened = inputs[name][0]
                 result = train(
-                    config, profile.model, datasets[name], folder / "train" / name,
-                    validation=validation[1] if validation else None, progress=update, restart=args.overwrite,
+                    config, models[name], opened.dataset, checkpoints[name],
+                    validation=opened.validation, monitors=opened.monitors, progress=update, restart=args.overwrite,
                 )  # fmt: skip
             finally:
                 close()
@@ -131,9 +124,9 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the profile's model(s) with a progress bar; a rerun resumes from the latest checkpoint")
-    parser.add_argument("--profile", default="demo", help="demo, paper, paper_baseline or a path to a profile .yaml (default: demo)")
+    parser.add_argument("--profile", default="demo", help=f"{', '.join(profile_names())} or a path to a profile .yaml (default: demo)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a profile value (repeatable)")
-    parser.add_argument("--run-id", default=None, help="checkpoints go to runs/<run-id>/train/<model>/ (default: <profile name>-train)")
+    parser.add_argument("--run-id", default=None, help="checkpoints go to runs/<run-id>/checkpoints/<model>-<id>/ (default: <profile name>-train)")
     parser.add_argument("--model", default=None, help="train only this one of the profile's variants (default: all, one after another)")
     parser.add_argument("--overwrite", action="store_true", help="start over, replacing the checkpoints of an earlier run (default: resume from them)")
     parser.add_argument("--data-root", default=None, help="where the prepared data sets are (default: $VOSVFI_DATA_ROOT or ./data)")

@@ -1,4 +1,4 @@
-"""The data catalog: what each data set is, where it comes from, how it is laid out; plus result tables.
+"""The data catalog: what each data set is, where it comes from, how it is laid out.
 
 ``data_catalog.yaml`` is validated on load, so a typo is a one-line error naming the entry and field.
 Per-source mirror URLs come, in order of precedence, from ``$VOSVFI_MIRROR_<DATASET>_<SOURCE>``,
@@ -10,27 +10,25 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
-from vosvfi_core.resources import resource_path
 from vosvfi_core.data._yaml import one_line, read_yaml
 from vosvfi_core.data.synthetic.config import DemoDataConfig
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.resources import resource_path
 
 __all__ = [
     "ArchiveFormat",
     "Catalog",
-    "ColumnType",
     "DatasetEntry",
     "LayoutCheck",
     "License",
     "MirrorOverrides",
     "Source",
     "Split",
-    "TableEntry",
     "data_root",
     "default_catalog_path",
     "load_catalog",
@@ -38,7 +36,6 @@ __all__ = [
 ]
 
 ArchiveFormat = Literal["zip", "tar", "tar.gz", "tar.bz2", "tar.xz", "file"]
-ColumnType = Literal["string", "int64", "float64", "bool", "timestamp"]
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 _SHA256 = r"^[0-9a-f]{64}$"
@@ -51,7 +48,7 @@ def data_root() -> Path:
 
 
 def default_catalog_path() -> Path:
-    """``$VOSVFI_CATALOG``, or the project's ``data_catalog.yaml`` (the checkout's, or the installed copy)."""
+    """``$VOSVFI_CATALOG``, or the shipped ``data_catalog.yaml`` (``vosvfi_core/resources/``)."""
     override = os.environ.get("VOSVFI_CATALOG")
     if override:
         return Path(override).expanduser()
@@ -260,43 +257,6 @@ class DatasetEntry(_Model):
         return (data_root() if root is None else Path(root)) / self.directory
 
 
-class TableEntry(_Model):
-    """A result table: a Parquet file relative to the run directory, and its columns."""
-
-    path: str
-    description: str = ""
-    columns: dict[str, ColumnType] = Field(min_length=1)
-    key: list[str] = Field(default_factory=list)  # columns that identify a row
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        value = _check_relative(value, allow_empty=False)
-        if not value.endswith(".parquet"):
-            raise ValueError(f"{value!r} must end in .parquet")
-        return value
-
-    @model_validator(mode="after")
-    def _key_in_columns(self) -> TableEntry:
-        missing = [column for column in self.key if column not in self.columns]
-        if missing:
-            raise ValueError(f"key columns not among columns: {', '.join(missing)}")
-        return self
-
-    def arrow_schema(self) -> Any:
-        """The table's ``pyarrow.Schema``."""
-        import pyarrow as pa
-
-        types = {
-            "string": pa.string(),
-            "int64": pa.int64(),
-            "float64": pa.float64(),
-            "bool": pa.bool_(),
-            "timestamp": pa.timestamp("us", tz="UTC"),
-        }
-        return pa.schema([(name, types[kind]) for name, kind in self.columns.items()])
-
-
 class MirrorOverrides(_Model):
     """``data_catalog.local.yaml``: per-machine mirrors, never committed."""
 
@@ -311,7 +271,6 @@ class MirrorOverrides(_Model):
 class Catalog(_Model):
     version: Literal[1]
     datasets: dict[Name, DatasetEntry]
-    tables: dict[Name, TableEntry] = Field(default_factory=dict)
 
     _path: Path | None = PrivateAttr(default=None)
     _mirrors: dict[str, dict[str, str]] = PrivateAttr(default_factory=dict)
@@ -340,12 +299,6 @@ class Catalog(_Model):
         except KeyError:
             raise VosvfiError(f"unknown data set {name!r} (catalog has: {', '.join(sorted(self.datasets))})") from None
 
-    def table(self, name: str) -> TableEntry:
-        try:
-            return self.tables[name]
-        except KeyError:
-            raise VosvfiError(f"unknown table {name!r} (catalog has: {', '.join(sorted(self.tables))})") from None
-
 
 def _load_mirrors(path: Path, catalog: Catalog) -> dict[str, dict[str, str]]:
     raw = read_yaml(path)
@@ -373,7 +326,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
         raise VosvfiError(f"catalog file not found: {path}")
     raw = read_yaml(path)
     if not isinstance(raw, dict):
-        raise VosvfiError(f"{path}: expected a mapping with 'version', 'datasets' and 'tables'")
+        raise VosvfiError(f"{path}: expected a mapping with 'version' and 'datasets'")
     datasets = raw.get("datasets")
     if isinstance(datasets, dict):
         for key, entry in datasets.items():

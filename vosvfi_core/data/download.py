@@ -5,7 +5,7 @@ lock file, extracts safely, checks the layout and only then writes the completio
 ``<data set>/.vosvfi-complete.json``. With a valid marker it returns at once, without the network.
 Archives wait in ``<data root>/.downloads/<data set>/`` until the marker is written.
 
-Retries happen in :mod:`vosvfi_core.data.fetch` only, and only for transient failures; a download
+Retries happen in :mod:`vosvfi_core.io.fetch` only, and only for transient failures; a download
 that cannot succeed (offline, refused, HTTP 4xx) stops at once with a one-line error that says how
 to put the data in place by hand.
 """
@@ -24,12 +24,12 @@ from typing import Any, Literal
 import vosvfi_core
 from vosvfi_core.data.catalog import Catalog, DatasetEntry, data_root, default_catalog_path, load_catalog
 from vosvfi_core.data.extract import extract_archive
-from vosvfi_core.data.fetch import DownloadError, FetchedFile, RetryPolicy, copy_fetched, fetch, file_sha256, remove_fetched
 from vosvfi_core.data.layout import check_layout
 from vosvfi_core.data.lockfile import read_lock, record_lock
 from vosvfi_core.data.synthetic.config import DemoDataConfig
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.atomic import atomic_path
+from vosvfi_core.io.fetch import DownloadError, FetchedFile, RetryPolicy, copy_fetched, fetch, file_sha256, remove_fetched
 
 __all__ = [
     "MARKER_NAME",

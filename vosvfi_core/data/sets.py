@@ -16,14 +16,24 @@ from typing import Literal
 
 from torch.utils.data import Dataset
 
-from vosvfi_core.data.datasets import DavisSequences, DavisX2, MiddleburyOther, SnuFilm, TrackingSequences, UCF101Triplets, VimeoTriplets
-from vosvfi_core.data.datasets.folder import FOLDER_CATALOG, FOLDER_PREFIX, folder_spec
+from vosvfi_core.data.datasets import DavisSequences, DavisX2, FolderTriplets, MiddleburyOther, SnuFilm, TrackingSequences, UCF101Triplets, VimeoTriplets
 from vosvfi_core.errors import VosvfiError
 
-__all__ = ["DATA_SETS", "DEMO_CATALOG_ENTRY", "PAPER_VALIDATION_SET", "DataSetSpec", "data_set", "data_set_names"]
+__all__ = [
+    "DATA_SETS",
+    "DEMO_CATALOG_ENTRY",
+    "FOLDER_CATALOG",
+    "FOLDER_PREFIX",
+    "DataSetSpec",
+    "data_set",
+    "data_set_names",
+    "folder_root",
+    "folder_spec",
+]
 
 DEMO_CATALOG_ENTRY = "demo"  # the catalog entry of the generated tree (<data root>/demo)
-PAPER_VALIDATION_SET = "middlebury_other"  # training validates on it where it is in place, as the paper did
+FOLDER_PREFIX = "folder:"  # a data-set name ``folder:PATH`` reads the triplets under PATH
+FOLDER_CATALOG = "folder"  # the catalog value of such a data set: no catalog entry, a local folder read in place
 
 Kind = Literal["triplets", "sequences", "tracking"]
 
@@ -94,6 +104,30 @@ _TABLE = (
     DataSetSpec("otb100", "otb100", "tracking", "all", False, sequences=lambda root, split: TrackingSequences(root)),
 )
 DATA_SETS: dict[str, DataSetSpec] = {spec.name: spec for spec in _TABLE}
+
+
+def _open_folder(root: Path, split: str, *, with_masks: bool = False) -> Dataset:
+    return FolderTriplets(root)
+
+
+def folder_spec(path: str | Path) -> DataSetSpec:
+    """The data set ``folder:PATH``: the triplets under ``path``, no masks, nothing to download, split ``all``.
+
+    The spec's ``name`` keeps the path as written (it is what the profile and the result tables
+    show); the folder itself is opened from the root the data stage passes, which for a folder
+    data set is :func:`folder_root` of the name.
+    """
+    text = str(path)
+    if not text.strip():
+        raise VosvfiError(f"data set {FOLDER_PREFIX!r} needs a folder after the colon, e.g. folder:/path/to/triplets")
+    return DataSetSpec(f"{FOLDER_PREFIX}{text}", FOLDER_CATALOG, "triplets", "all", False, triplets=_open_folder)
+
+
+def folder_root(name: str) -> Path:
+    """The folder of the data set ``folder:PATH``, absolute (a relative PATH is read from the working directory)."""
+    if not name.startswith(FOLDER_PREFIX):
+        raise VosvfiError(f"data set {name!r} is not a folder of triplets (folder:PATH)")
+    return Path(name.removeprefix(FOLDER_PREFIX)).expanduser().absolute()
 
 
 def data_set_names(*, kind: Kind | None = None, trainable: bool = False) -> list[str]:

@@ -12,8 +12,16 @@ Definitions follow the DAVIS 2017 evaluation toolkit (davis2017-evaluation, ``me
   pixels (``bound_th >= 1`` is taken as the radius itself). An empty boundary against a non-empty
   one scores 0; two empty boundaries score 1.
 - The semi-supervised protocol leaves out the first frame (its annotation is given) and the last.
+- Masks are cast to bool as the toolkit casts them (``astype(bool)``: any non-zero value is
+  foreground). A float mask must hold only 0 and 1; soft probabilities are refused rather than
+  thresholded behind the caller's back.
 
-Masks here are one foreground (any object); the toolkit averages the same measures per object id.
+The measures take one mask per frame. The toolkit's semi-supervised annotations
+(:func:`semi_supervised_labels`): void pixels (label 255) count as background (its
+``_get_all_elements`` zeroes them, and ``evaluate`` passes no void mask); DAVIS 2016 is one
+object, any label above 0 (the 2016 protocol of ``davis2016-evaluation``, which STCN's author
+maintains); DAVIS 2017 scores each object id ``1..max(first frame's labels)`` apart, and its
+J&F-Mean is the mean over objects of the per-object means.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -29,22 +38,28 @@ from torch import Tensor
 
 __all__ = [
     "BOUND_TH",
+    "VOID_LABEL",
+    "DavisYear",
     "SequenceScores",
     "boundary_map",
     "boundary_tolerance",
     "f_measure",
     "j_measure",
+    "object_ids",
     "semi_supervised_frames",
+    "semi_supervised_labels",
     "sequence_scores",
 ]
 
 BOUND_TH = 0.008  # the toolkit's boundary tolerance, as a fraction of the image diagonal
+VOID_LABEL = 255  # DAVIS annotations mark void pixels with this index
+DavisYear = Literal["2016", "2017"]
 
 MaskLike = Tensor | np.ndarray
 
 
 def _plane(mask: MaskLike, what: str = "mask") -> np.ndarray:
-    """``[H, W]`` (or ``[1, H, W]``) bool / 0-1 / 0-255 mask as a ``[H, W]`` bool array."""
+    """``[H, W]`` (or ``[1, H, W]``) mask as a ``[H, W]`` bool array: non-zero is foreground, as the toolkit's ``astype(bool)``."""
     array = mask.detach().cpu().numpy() if isinstance(mask, torch.Tensor) else np.asarray(mask)
     if array.ndim == 3 and array.shape[0] == 1:
         array = array[0]
@@ -52,7 +67,9 @@ def _plane(mask: MaskLike, what: str = "mask") -> np.ndarray:
         raise ValueError(f"{what}: expected an [H, W] mask, got shape {array.shape}")
     if array.dtype == np.bool_:
         return array
-    return array > 0.5 if np.issubdtype(array.dtype, np.floating) else array > 0
+    if np.issubdtype(array.dtype, np.floating) and not np.isin(array, (0.0, 1.0)).all():
+        raise ValueError(f"{what}: a float mask must hold only 0 and 1 (the DAVIS toolkit casts masks to bool); threshold probabilities first")
+    return array != 0
 
 
 def _pair(pred: MaskLike, truth: MaskLike, void: MaskLike | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -124,6 +141,26 @@ def f_measure(pred: MaskLike, truth: MaskLike, void: MaskLike | None = None, *, 
     if precision + recall == 0:
         return 0.0
     return float(2 * precision * recall / (precision + recall))
+
+
+def semi_supervised_labels(labels: MaskLike, year: DavisYear) -> np.ndarray:
+    """An annotation's ``[H, W]`` object ids as the toolkit's semi-supervised protocol scores them (int64).
+
+    Void pixels (255) become background; DAVIS 2016 merges every object into id 1.
+    """
+    if year not in ("2016", "2017"):
+        raise ValueError(f"DAVIS year must be 2016 or 2017, got {year!r}")
+    array = labels.detach().cpu().numpy() if isinstance(labels, torch.Tensor) else np.asarray(labels)
+    if array.ndim != 2 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"annotation: expected [H, W] integer object ids, got {array.dtype} {array.shape}")
+    ids = np.where(array == VOID_LABEL, 0, array).astype(np.int64)
+    return (ids > 0).astype(np.int64) if year == "2016" else ids
+
+
+def object_ids(first_labels: MaskLike) -> list[int]:
+    """The objects the toolkit scores: ``1..max`` of the first frame's (void-free) ids, missing ids included."""
+    array = first_labels.detach().cpu().numpy() if isinstance(first_labels, torch.Tensor) else np.asarray(first_labels)
+    return list(range(1, int(array.max(initial=0)) + 1))
 
 
 def semi_supervised_frames(count: int) -> list[int]:

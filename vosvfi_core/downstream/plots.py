@@ -16,11 +16,12 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from vosvfi_core.downstream.tracking_check import TRACKING_CHECK
 from vosvfi_core.downstream.tracking_measures import (
     PRECISION_PIXELS,
     PRECISION_THRESHOLDS,
     SUCCESS_THRESHOLDS,
+    TRACKING_CHECK,
+    absent_rule,
     auc,
     precision_curve,
     success_curve,
@@ -57,16 +58,17 @@ def _records(rows: Iterable[Mapping[str, Any]] | Any) -> list[Mapping[str, Any]]
 
 def tracking_curves(rows: Iterable[Mapping[str, Any]] | Any) -> dict[str, TrackingCurves]:
     """Per model (in the order the rows name them): curves from the ``iou`` and ``center_error`` rows."""
-    values: dict[str, dict[tuple[str, str], dict[str, list[float]]]] = {}
+    values: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}  # per sequence: iou, center_error lists and the absent rule
     for row in _records(rows):
         if row["check"] != TRACKING_CHECK or row["metric"] not in ("iou", "center_error"):
             continue
-        per_sequence = values.setdefault(str(row["model"]), {}).setdefault((str(row["dataset"]), str(row["sample"])), {"iou": [], "center_error": []})
-        per_sequence[row["metric"]].append(float(row["value"]))
+        key = (str(row["dataset"]), str(row["sample"]))
+        per_sequence = values.setdefault(str(row["model"]), {}).setdefault(key, {"iou": [], "center_error": [], "absent": absent_rule(row.get("convention"))})
+        per_sequence[row["metric"]].append(np.nan if row["value"] is None else float(row["value"]))  # NaN: no usable truth box
     curves = {}
     for model, sequences in values.items():
-        success = np.nanmean([success_curve(np.array(v["iou"])) for v in sequences.values()], axis=0)
-        precision = np.nanmean([precision_curve(np.array(v["center_error"])) for v in sequences.values()], axis=0)
+        success = np.nanmean([success_curve(np.array(v["iou"]), absent=v["absent"]) for v in sequences.values()], axis=0)
+        precision = np.nanmean([precision_curve(np.array(v["center_error"]), absent=v["absent"]) for v in sequences.values()], axis=0)
         curves[model] = TrackingCurves(model, len(sequences), success, precision)
     return curves
 

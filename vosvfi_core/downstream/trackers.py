@@ -4,7 +4,9 @@ A tracker is a callable ``(frames, first_box) -> boxes``: ``frames`` a sequence 
 float RGB tensors in [0, 1] or ``[H, W, 3]`` uint8 RGB arrays (read one at a time, so a lazy
 sequence keeps memory flat), ``first_box`` the ``(x, y, w, h)`` box in frame 0; the result is
 ``[T, 4]`` float64 ``(x, y, w, h)``, row 0 being ``first_box`` itself as in OTB. Where OpenCV
-reports the target lost, the previous box is repeated (the tracker keeps searching from there).
+reports the target lost (``update`` returns False), the previous box is repeated (``LOST_RULE``)
+and OpenCV's tracker keeps searching from its last state; :meth:`OpenCVTracker.track` also says
+which frames were lost, and the tracking check counts them per sequence (``lost_frames``).
 
 Both trackers are deterministic: the same frames give the same boxes.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -23,7 +26,9 @@ from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.images import to_uint8
 from vosvfi_core.registry import Block, Registry
 
-__all__ = ["TRACKERS", "OpenCVTracker", "Tracker", "build_tracker", "csrt", "kcf"]
+__all__ = ["LOST_RULE", "TRACKERS", "OpenCVTracker", "TrackResult", "Tracker", "build_tracker", "csrt", "kcf"]
+
+LOST_RULE = "lost target=previous box held"  # what a frame gets when OpenCV reports the target lost (the convention column says it)
 
 Tracker = Callable[[Sequence[Tensor | np.ndarray], Sequence[float]], np.ndarray]
 
@@ -60,6 +65,12 @@ def _init_rect(box: Sequence[float]) -> tuple[int, int, int, int]:
     return round(x), round(y), max(1, round(w)), max(1, round(h))
 
 
+@dataclass(frozen=True)
+class TrackResult:
+    boxes: np.ndarray  # [T, 4] float64 (x, y, w, h)
+    lost: np.ndarray  # [T] bool: OpenCV reported the target lost (the box repeats the previous frame's)
+
+
 class OpenCVTracker:
     """An OpenCV tracker class run over a whole sequence from its first box."""
 
@@ -71,11 +82,16 @@ class OpenCVTracker:
         self._create = constructor
 
     def __call__(self, frames: Sequence[Tensor | np.ndarray], first_box: Sequence[float]) -> np.ndarray:
+        return self.track(frames, first_box).boxes
+
+    def track(self, frames: Sequence[Tensor | np.ndarray], first_box: Sequence[float]) -> TrackResult:
+        """The boxes of every frame, and which frames OpenCV reported the target lost in (their box is the previous one)."""
         count = len(frames)
         if count == 0:
             raise ValueError(f"tracker {self.name}: no frames")
         boxes = np.empty((count, 4), dtype=np.float64)
         boxes[0] = [float(v) for v in first_box]
+        lost = np.zeros(count, dtype=bool)
         tracker = self._create()
         first = _bgr(frames[0], 0)
         try:
@@ -86,8 +102,9 @@ class OpenCVTracker:
             ) from None
         for index in range(1, count):
             found, box = tracker.update(_bgr(frames[index], index))
+            lost[index] = not found
             boxes[index] = box if found else boxes[index - 1]
-        return boxes
+        return TrackResult(boxes, lost)
 
 
 @TRACKERS.register("csrt")

@@ -1,7 +1,7 @@
 """Evaluation: the metric and interpolator registries and per-data-set scoring."""
 
 from vosvfi_core.evaluation.benchmark import evaluate
-from vosvfi_core.evaluation.interpolators import INTERPOLATORS, Interpolator, InterpolatorContext, model_interpolator
+from vosvfi_core.evaluation.interpolators import INTERPOLATORS, Interpolator, InterpolatorContext, build_interpolators, model_interpolator
 from vosvfi_core.evaluation.metric_registry import METRICS, Metric, MetricUnavailable
 from vosvfi_core.evaluation.metrics import PROTOCOLS, apply_protocol, masked_psnr, psnr, ssim
 
@@ -14,6 +14,7 @@ __all__ = [
     "Metric",
     "MetricUnavailable",
     "apply_protocol",
+    "build_interpolators",
     "evaluate",
     "masked_psnr",
     "model_interpolator",

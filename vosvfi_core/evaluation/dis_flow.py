@@ -7,7 +7,7 @@ Steps for the middle frame (t = 0.5) of ``frame0`` and ``frame2``:
    frame: ``warped0(x) = frame0(x + f20(x) / 2)`` and ``warped2(x) = frame2(x + f02(x) / 2)``
    (linear motion; exact for a translation).
 3. Occlusion-aware blending. ``occ0`` marks the pixels of frame0 that fail the forward-backward
-   check (not visible in frame2, see :mod:`vosvfi_core.evaluation.flow`), ``occ2`` those of frame2
+   check (not visible in frame2, see :mod:`vosvfi_core.flow`), ``occ2`` those of frame2
    not visible in frame0. Each mask is warped to t = 0.5 with its own frame's flow, and each frame
    is weighted by how visible the other frame's sample is: ``w0 = 1 - occ2(x + f02/2)``,
    ``w2 = 1 - occ0(x + f20/2)``, so where one side is occluded the other is taken alone;
@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from vosvfi_core.evaluation.flow import Preset, backward_warp, dis_flows, occluded, to_image, to_tensor
 from vosvfi_core.evaluation.interpolators import INTERPOLATORS, Interpolator, InterpolatorContext
+from vosvfi_core.flow import Preset, backward_warp, dis_flows, occluded, to_image, to_tensor
 
 __all__ = ["dis_flow", "dis_flow_middle"]
 

@@ -8,7 +8,7 @@ beside the model (``evaluate.baselines: [frame_average]``); a new baseline is on
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,11 +16,11 @@ import torch
 from torch import Tensor
 
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.interpolation import TILE_MULTIPLE
-from vosvfi_core.registry import Registry
+from vosvfi_core.interpolation import TILE_MULTIPLE, network_runner, prepare_for_inference
+from vosvfi_core.registry import Block, Registry
 from vosvfi_core.tiling import tiled
 
-__all__ = ["INTERPOLATORS", "Interpolator", "InterpolatorContext", "frame_average", "model_interpolator"]
+__all__ = ["INTERPOLATORS", "Interpolator", "InterpolatorContext", "build_interpolators", "frame_average", "model_interpolator"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +31,7 @@ class InterpolatorContext:
     trained_checkpoint: Path | None = None  # the checkpoint the run's train stage produced
     tile: int = 0  # networks see frames larger than this in overlapping tiles (0: always whole)
     overlap: int = 0
+    precision: str = "fp32"  # networks' autocast precision (vosvfi_core.precision), resolved for the device
 
 
 @dataclass(frozen=True)
@@ -45,18 +46,13 @@ class Interpolator:
 INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", builtins=("vosvfi_core.evaluation.interpolators", "vosvfi_core.evaluation.dis_flow"))
 
 
-def model_interpolator(model: torch.nn.Module, name: str = "adacof", *, tile: int = 0, overlap: int = 0) -> Interpolator:
+def model_interpolator(model: torch.nn.Module, name: str = "adacof", *, tile: int = 0, overlap: int = 0, precision: str = "fp32") -> Interpolator:
     """A network as an interpolator: inputs moved to its device, output (unclamped) back on the CPU.
 
-    Frames larger than ``tile`` go through in overlapping tiles blended smoothly (:mod:`vosvfi_core.tiling`).
+    Frames larger than ``tile`` go through in overlapping tiles blended smoothly (:mod:`vosvfi_core.tiling`);
+    ``precision`` is the autocast precision (:func:`vosvfi_core.interpolation.network_runner`).
     """
-    device = next(model.parameters()).device
-
-    @torch.no_grad()
-    def network(frame0: Tensor, frame2: Tensor) -> Tensor:
-        return model(frame0.to(device), frame2.to(device))
-
-    run = tiled(network, tile=tile, overlap=overlap, multiple=TILE_MULTIPLE)
+    run = tiled(network_runner(model, precision=precision), tile=tile, overlap=overlap, multiple=TILE_MULTIPLE)
     return Interpolator(name, lambda frame0, frame2: run(frame0, frame2).cpu())
 
 
@@ -73,10 +69,10 @@ def frame_average(context: InterpolatorContext) -> Interpolator:
 @INTERPOLATORS.register("checkpoint")
 def checkpoint(context: InterpolatorContext, *, path: Path, name: str = "checkpoint") -> Interpolator:
     """A checkpoint file (ours or a published AdaCoF one)."""
-    from vosvfi_core.checkpoint import load_checkpoint
+    from vosvfi_core.checkpoint_format import load_checkpoint
 
-    model, _ = load_checkpoint(path, device=context.device)
-    return model_interpolator(model, name, tile=context.tile, overlap=context.overlap)
+    model = prepare_for_inference(load_checkpoint(path, device=context.device)[0])
+    return model_interpolator(model, name, tile=context.tile, overlap=context.overlap, precision=context.precision)
 
 
 @INTERPOLATORS.register("trained")
@@ -85,3 +81,9 @@ def trained(context: InterpolatorContext, *, name: str = "adacof") -> Interpolat
     if context.trained_checkpoint is None:
         raise VosvfiError("interpolator 'trained': this run trains no model; name a checkpoint (evaluate.checkpoint) instead")
     return checkpoint(context, path=context.trained_checkpoint, name=name)
+
+
+def build_interpolators(models: Mapping[str, Path], baselines: Sequence[Block], context: InterpolatorContext) -> list[Interpolator]:
+    """The interpolators a run scores: each checkpoint of ``models`` (model name → file) under its name, then the baselines."""
+    built = [INTERPOLATORS.build({"type": "checkpoint", "path": path, "name": name}, context) for name, path in models.items()]
+    return built + [INTERPOLATORS.build(block, context) for block in baselines]

@@ -6,7 +6,7 @@ every model evaluated on a data set:
 - ``motion_px``: the mean length, in pixels, of the DIS flow (preset medium) between frame0 and
   frame2, averaged over the pixels of both directions (so swapping the frames changes nothing);
 - ``occluded_fraction``: the fraction of those pixels that fail the forward-backward check of
-  :mod:`vosvfi_core.evaluation.flow` (Sundaram et al.: ALPHA 0.01, BETA 0.5 px², and flow leaving
+  :mod:`vosvfi_core.flow` (Sundaram et al.: ALPHA 0.01, BETA 0.5 px², and flow leaving
   the frame counts as occluded).
 
 :func:`stratified_summary` joins them to the long ``eval_results`` rows by (dataset, sample) and
@@ -24,7 +24,7 @@ import pandas as pd
 from torch import Tensor
 
 from vosvfi_core.errors import VosvfiError
-from vosvfi_core.evaluation.flow import dis_flows, occluded
+from vosvfi_core.flow import dis_flows, occluded
 
 __all__ = ["MOTION_EDGES", "STRATA_CONVENTION", "motion_bin", "motion_bin_labels", "sample_motion", "strata_frame", "strata_rows", "stratified_summary"]
 

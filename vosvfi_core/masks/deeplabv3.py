@@ -29,12 +29,9 @@ from pydantic import NonNegativeInt, PositiveInt
 from torch import Tensor, nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torch.utils.data import DataLoader, Dataset
-from torchvision.models._utils import IntermediateLayerGetter
-from torchvision.models.resnet import Bottleneck
-from torchvision.models.segmentation import deeplabv3_resnet101 as build_torchvision_deeplabv3
 
-from vosvfi_core.data.fetch import file_sha256
 from vosvfi_core.errors import VosvfiError
+from vosvfi_core.io.fetch import file_sha256
 from vosvfi_core.io.images import read_image
 from vosvfi_core.masks.frames import FrameRef
 from vosvfi_core.masks.segmenters import SEGMENTERS, MaskResult, segmenter_key
@@ -68,6 +65,8 @@ DEEPLABV3_RESNET101_WEIGHTS = WeightsEntry(
 
 def load_deeplabv3(weights: Path, device: torch.device | str = "cpu") -> nn.Module:
     """Build DeepLabV3-ResNet101 (21 classes, with the auxiliary head of the published file) and load ``weights`` strictly; eval mode on ``device``."""
+    from torchvision.models.segmentation import deeplabv3_resnet101 as build_torchvision_deeplabv3  # torchvision: 2 s to import, so only here
+
     state = load_state_dict(weights)
     model = build_torchvision_deeplabv3(weights=None, weights_backbone=None, num_classes=DEEPLAB_CLASSES, aux_loss=True)
     try:
@@ -85,6 +84,9 @@ def fold_batch_norms(model: nn.Module) -> nn.Module:
     bottlenecks (``convK`` then ``bnK``, downsample), and consecutive children of ``nn.Sequential``
     (ASPP branches and the head). Each folded BatchNorm becomes an ``nn.Identity``.
     """
+    from torchvision.models._utils import IntermediateLayerGetter
+    from torchvision.models.resnet import Bottleneck
+
     if model.training:
         raise ValueError("fold_batch_norms needs a model in eval mode")
     for module in model.modules():

@@ -21,18 +21,36 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from vosvfi_core.data.sets import data_set
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.masks.files import read_mask
-from vosvfi_core.masks.frames import FrameRef
+from vosvfi_core.masks.frames import FrameRef, frames_for_evaluation
 from vosvfi_core.masks.precompute import MASKS_FOLDER, mask_subpath
 
-__all__ = ["MaskedTriplets", "evaluation_masks_root"]
+__all__ = ["MaskedTriplets", "evaluation_masks_root", "evaluation_set_frames", "unmade_masks_reason"]
 
 
 def evaluation_masks_root(data_root: Path, catalog: str, folder: Path) -> Path:
     """``<data_root>/masks/<catalog>-<first 8 hex digits of sha256(folder's absolute path)>``: the keyed masks folders of one copy of a set."""
     digest = hashlib.sha256(str(Path(folder).absolute()).encode()).hexdigest()[:8]
     return Path(data_root) / MASKS_FOLDER / f"{re.sub(r'[^A-Za-z0-9._-]+', '_', catalog)}-{digest}"
+
+
+def evaluation_set_frames(name: str, folder: Path, data_root: Path) -> tuple[list[FrameRef], Path]:
+    """The middle frames of the evaluation set ``name`` in ``folder`` (what its masks are made of), and its masks root."""
+    spec = data_set(name)
+    return frames_for_evaluation(spec.open_triplets(folder), folder), evaluation_masks_root(data_root, spec.catalog, folder)
+
+
+def unmade_masks_reason(error: BaseException) -> str | None:
+    """Why an evaluation set's masks could not be made, when evaluation goes on without them; None when the run must end.
+
+    A :class:`VosvfiError` states its reason in one line (the segmenter's weights are not in place
+    offline, a frame it cannot read): evaluation then scores the set, its object-aware values
+    null with that reason as their note. Anything else is a bug, and ends the run. Training sets
+    never get here: training cannot go on without its masks.
+    """
+    return str(error) if isinstance(error, VosvfiError) else None
 
 
 class MaskedTriplets(Dataset):

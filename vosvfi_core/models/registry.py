@@ -11,7 +11,7 @@ from vosvfi_core.registry import Registry
 
 __all__ = ["MODELS", "register_model", "get_model", "list_models"]
 
-MODELS: Registry[nn.Module] = Registry("model", builtins=("vosvfi_core.models.adacof",))
+MODELS: Registry[nn.Module] = Registry("model", builtins=("vosvfi_core.models.adacof", "vosvfi_core.models.flow_refine"))
 
 
 def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:

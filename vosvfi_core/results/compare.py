@@ -27,7 +27,16 @@ from vosvfi_core.io.atomic import atomic_path
 from vosvfi_core.results.schemas import TABLE_FILES
 from vosvfi_core.results.tables import read_table
 
-__all__ = ["COLUMNS", "bootstrap_interval", "compare_runs", "comparison_markdown", "metric_direction", "write_comparison"]
+__all__ = [
+    "COLUMNS",
+    "bootstrap_interval",
+    "compare_model_groups",
+    "compare_runs",
+    "comparison_markdown",
+    "downstream_scores",
+    "metric_direction",
+    "write_comparison",
+]
 
 COLUMNS = [
     "run_a",
@@ -59,17 +68,17 @@ _BOOTSTRAP_CELLS = 4_000_000  # resampled indices held at once (memory bound for
 def metric_direction(metric: str) -> str:
     """``"higher"`` or ``"lower"`` is better: the registered metric's, else ``"higher"`` (like PSNR).
 
-    A registered metric that cannot be built from its name alone (a required argument) counts as
-    unregistered.
+    A registered metric that cannot be built from its name alone (a required argument) is an
+    error naming it: its direction is unknown, and guessing could call the worse model better.
     """
     from vosvfi_core.evaluation.metric_registry import METRICS  # the registry imports torch; only needed here
 
-    if metric in METRICS:
-        try:
-            return METRICS.build({"type": metric}).direction
-        except VosvfiError:
-            pass
-    return "higher"
+    if metric not in METRICS:
+        return "higher"
+    try:
+        return METRICS.build({"type": metric}).direction
+    except VosvfiError as error:
+        raise VosvfiError(f"metric {metric!r}: cannot tell whether higher or lower is better ({error})") from None
 
 
 def bootstrap_interval(differences: np.ndarray, *, resamples: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -162,6 +171,28 @@ def _better(delta: float, direction: str) -> str:
     return "B" if (delta > 0) == (direction == "higher") else "A"
 
 
+def _compared(
+    groups_a: dict[tuple[str, ...], pd.Series], groups_b: dict[tuple[str, ...], pd.Series], identity: dict[str, str], *, resamples: int, seed: int
+) -> list[dict[str, Any]]:
+    """One row of :data:`COLUMNS` per (data set, split, protocol, metric) either side has; ``identity`` fills the run and model columns."""
+    empty = pd.Series([], dtype=float)
+    rows = []
+    for key in sorted(set(groups_a) | set(groups_b)):
+        dataset, split, protocol, metric = key
+        direction = metric_direction(metric)
+        stats = _group_row(groups_a.get(key, empty), groups_b.get(key, empty), resamples=resamples, seed=seed)
+        significant = bool(stats["samples"] and not (stats["ci_low"] <= 0 <= stats["ci_high"]))
+        group = {"dataset": dataset, "split": split, "protocol": protocol, "metric": metric, "direction": direction}
+        rows.append({**identity, **group, **stats, "better": _better(stats["delta"], direction), "significant": significant})
+    return rows
+
+
+def _frame(rows: list[dict[str, Any]], *, resamples: int, seed: int) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame.attrs.update({"resamples": resamples, "seed": seed, "level": 0.95})
+    return frame
+
+
 def compare_runs(
     run_a: Path,
     run_b: Path,
@@ -199,31 +230,31 @@ def compare_runs(
     rows: list[dict[str, Any]] = []
     for name_a, name_b in pairs:
         groups_a, groups_b = _by_group(_values(a, run_a, name_a)), _by_group(_values(b, run_b, name_b))
-        empty = pd.Series([], dtype=float)
-        for dataset, split, group_protocol, metric in sorted(set(groups_a) | set(groups_b)):
-            key = (dataset, split, group_protocol, metric)
-            in_a, in_b = groups_a.get(key, empty), groups_b.get(key, empty)
-            direction = metric_direction(metric)
-            stats = _group_row(in_a, in_b, resamples=resamples, seed=seed)
-            rows.append(
-                {
-                    "run_a": run_a.name,
-                    "model_a": name_a,
-                    "run_b": run_b.name,
-                    "model_b": name_b,
-                    "dataset": dataset,
-                    "split": split,
-                    "protocol": group_protocol,
-                    "metric": metric,
-                    "direction": direction,
-                    **stats,
-                    "better": _better(stats["delta"], direction),
-                    "significant": bool(stats["samples"] and not (stats["ci_low"] <= 0 <= stats["ci_high"])),
-                }
-            )
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame.attrs.update({"resamples": resamples, "seed": seed, "level": 0.95})
-    return frame
+        identity = {"run_a": run_a.name, "model_a": name_a, "run_b": run_b.name, "model_b": name_b}
+        rows += _compared(groups_a, groups_b, identity, resamples=resamples, seed=seed)
+    return _frame(rows, resamples=resamples, seed=seed)
+
+
+def downstream_scores(downstream_results: pd.DataFrame, protocol: str = "float") -> pd.DataFrame:
+    """The per-sequence rows of the downstream checks as ``eval_results``-like rows, so comparisons pair them too.
+
+    The metric becomes ``<check>.<metric>`` (e.g. ``davis_jf.JF_mean``, ``tracking_accuracy.auc``)
+    and the split the check's name; per-frame rows are left out (a sequence is the sample).
+    The checks have a protocol of their own (rebuilt frames held as uint8, as a video holds them);
+    ``protocol`` only labels the rows, so that they pair under the comparison's protocol.
+    """
+    rows = downstream_results[downstream_results["frame"].isna()]
+    return pd.DataFrame(
+        {
+            "model": rows["model"],
+            "dataset": rows["dataset"],
+            "split": rows["check"],
+            "sample": rows["sample"],
+            "protocol": protocol,
+            "metric": rows["check"] + "." + rows["metric"],
+            "value": rows["value"].astype(float),
+        }
+    )
 
 
 def compare_model_groups(
@@ -251,20 +282,9 @@ def compare_model_groups(
         rows = scored[scored["model"].isin(models)].assign(value=lambda f: f["value"].astype(float))
         return rows.groupby(_KEYS)["value"].mean()
 
-    label_a, label_b = "+".join(models_a), "+".join(models_b)
     groups_a, groups_b = _by_group(group_values(models_a)), _by_group(group_values(models_b))
-    empty = pd.Series([], dtype=float)
-    rows = []
-    for key in sorted(set(groups_a) | set(groups_b)):
-        dataset, split, group_protocol, metric = key
-        direction = metric_direction(metric)
-        stats = _group_row(groups_a.get(key, empty), groups_b.get(key, empty), resamples=resamples, seed=seed)
-        identity = {"run_a": run_id, "model_a": label_a, "run_b": run_id, "model_b": label_b, "dataset": dataset, "split": split, "protocol": group_protocol}
-        significant = bool(stats["samples"] and not (stats["ci_low"] <= 0 <= stats["ci_high"]))
-        rows.append({**identity, "metric": metric, "direction": direction, **stats, "better": _better(stats["delta"], direction), "significant": significant})
-    frame = pd.DataFrame(rows, columns=COLUMNS)
-    frame.attrs.update({"resamples": resamples, "seed": seed, "level": 0.95})
-    return frame
+    identity = {"run_a": run_id, "model_a": "+".join(models_a), "run_b": run_id, "model_b": "+".join(models_b)}
+    return _frame(_compared(groups_a, groups_b, identity, resamples=resamples, seed=seed), resamples=resamples, seed=seed)
 
 
 def _number(value: float) -> str:

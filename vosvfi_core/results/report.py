@@ -57,6 +57,7 @@ class ReportInputs:
     eval_summary: list[dict[str, Any]] = field(default_factory=list)
     motion_summary: list[dict[str, Any]] = field(default_factory=list)  # eval means per motion bin (protocol, metric, model)
     train_summary: list[dict[str, Any]] = field(default_factory=list)
+    learning_curves: list[dict[str, Any]] = field(default_factory=list)  # PSNR against optimiser steps (model, curve, step)
     downstream_summary: list[dict[str, Any]] = field(default_factory=list)
     masks_summary: list[dict[str, Any]] = field(default_factory=list)
     tables: list[Path] = field(default_factory=list)
@@ -129,6 +130,18 @@ def build_report(inputs: ReportInputs, baselines: list[Baseline] | None = None) 
             "## Training (first and last logged step)",
             "",
             markdown_table(pivot(inputs.train_summary, ["model", "step", "epoch"], "quantity", "value")),
+            "",
+        ]
+    if inputs.learning_curves:
+        parts += [
+            "## Learning curves (PSNR in dB against optimiser steps)",
+            "",
+            "`val_psnr` is the set that picks `best.pth`; `psnr:<data set>` are monitors, scored from the untrained network on and never used to pick a checkpoint.",
+            "",
+            markdown_table(
+                pivot(inputs.learning_curves, ["curve", "model"], "step", "value"),
+                ["curve", "model", *(str(step) for step in sorted({r["step"] for r in inputs.learning_curves}))],
+            ),
             "",
         ]
     if inputs.downstream_summary:

@@ -2,8 +2,8 @@
 
 The tables are long ("tidy"): one row per observation — (sample, metric), (step, quantity),
 (frame, metric) — so a new metric, loss term or downstream check adds rows, never a column.
-The report and the summaries pivot at the last moment. ``data_catalog.yaml`` repeats these
-schemas for readers of the catalog; a test checks that it agrees with this module.
+The report and the summaries pivot at the last moment. This module is the one declaration of
+the tables; each schema's comment says what one row is and which columns identify it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import pyarrow as pa
 
 __all__ = ["DOWNSTREAM_RESULTS", "EVAL_RESULTS", "MASKS_MANIFEST", "SCHEMAS", "TABLE_FILES", "TRAIN_HISTORY"]
 
+# One row per (run_id, model, dataset, split, sample, protocol, metric); ``convention`` says how the
+# metric is computed, ``note`` why a value is null.
 EVAL_RESULTS = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -27,6 +29,7 @@ EVAL_RESULTS = pa.schema(
     ]
 )
 
+# One row per (run_id, model, step, quantity): the total loss, each loss term by name, lr, seconds, samples_per_second.
 TRAIN_HISTORY = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -38,6 +41,7 @@ TRAIN_HISTORY = pa.schema(
     ]
 )
 
+# One row per (run_id, dataset, frame_path): the precomputed foreground mask of one frame.
 MASKS_MANIFEST = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -54,6 +58,7 @@ MASKS_MANIFEST = pa.schema(
     ]
 )
 
+# One row per (run_id, model, dataset, sample, frame, check, metric); ``frame`` is null for per-sample rows.
 DOWNSTREAM_RESULTS = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -68,6 +73,7 @@ DOWNSTREAM_RESULTS = pa.schema(
     ]
 )
 
+# One row per (run_id, dataset, split, sample, quantity): how hard an evaluated sample is, for results by motion.
 SAMPLE_STRATA = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
@@ -87,5 +93,5 @@ SCHEMAS: dict[str, pa.Schema] = {
     "masks_manifest": MASKS_MANIFEST,
     "downstream_results": DOWNSTREAM_RESULTS,
 }
-# Paths relative to the run's folder runs/<run_id>/ (as data_catalog.yaml's tables declare them).
+# Paths relative to the run's folder runs/<run_id>/.
 TABLE_FILES: dict[str, str] = {name: f"tables/{name}.parquet" for name in SCHEMAS}

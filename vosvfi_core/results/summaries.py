@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["SUMMARIES", "downstream_summary", "eval_summary", "masks_summary", "pivot", "train_summary"]
+__all__ = ["SUMMARIES", "downstream_summary", "eval_summary", "learning_curves", "masks_summary", "pivot", "train_summary"]
 
 
 def _finite_mean(values: pd.Series) -> float:
@@ -50,6 +50,15 @@ def train_summary(history: pd.DataFrame) -> list[dict[str, Any]]:
             at = group[group["step"] == step]
             rows += [{"model": model, "step": int(step), "epoch": int(r.epoch), "quantity": r.quantity, "value": float(r.value)} for r in at.itertuples()]
     return rows
+
+
+def learning_curves(history: pd.DataFrame) -> list[dict[str, Any]]:
+    """The PSNR curves of training: ``val_psnr`` and every ``psnr:<data set>`` monitor, one row per (model, curve, step)."""
+    curves = history[(history["quantity"] == "val_psnr") | history["quantity"].str.startswith("psnr:")]
+    return [
+        {"model": r.model, "curve": r.quantity, "step": int(r.step), "value": round(float(r.value), 3)}
+        for r in curves.sort_values(["model", "quantity", "step"]).itertuples()
+    ]
 
 
 def downstream_summary(downstream: pd.DataFrame) -> list[dict[str, Any]]:

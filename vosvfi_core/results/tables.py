@@ -21,9 +21,12 @@ from vosvfi_core.provenance import is_partial_file
 from vosvfi_core.results.schemas import SCHEMAS, TABLE_FILES
 
 __all__ = [
+    "FIGURES_FOLDER",
+    "PICTURES_FOLDER",
     "check_run_id",
     "exclusive_run",
     "existing_tables",
+    "pictures_dir",
     "read_all_runs",
     "read_table",
     "remove_partial_files",
@@ -34,6 +37,9 @@ __all__ = [
 ]
 
 _RUN_LOCK = ".run.lock"
+# Beside the tables in a run's folder: example pictures, one folder per data set, and the downstream checks' plots.
+PICTURES_FOLDER = "pictures"
+FIGURES_FOLDER = "figures"
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -51,6 +57,11 @@ def check_run_id(run_id: str) -> str:
 
 def run_dir(run_id: str, root: Path | None = None) -> Path:
     return (root or runs_root()) / check_run_id(run_id)
+
+
+def pictures_dir(run_folder: Path, dataset: str) -> Path:
+    """The folder of a data set's example pictures in a run's folder (its name made a safe folder name)."""
+    return Path(run_folder) / PICTURES_FOLDER / re.sub(r"[^A-Za-z0-9._-]+", "_", dataset)
 
 
 def _schema(table: str) -> pa.Schema:

@@ -1,19 +1,9 @@
 """Training the interpolation network: registered loss terms (the VOS ones reading a frozen teacher), checkpointed, resumable, data-parallel."""
 
-from vosvfi_core.training.checkpoints import BEST_NAME, CHECKPOINT_NAME, MODEL_NAME
+from vosvfi_core.training.checkpoint_folder import BEST_NAME, CHECKPOINT_NAME, MODEL_NAME
 from vosvfi_core.training.losses import LOSS_TERMS, LossTerm, TrainStep, parse_loss_string
-from vosvfi_core.training.trainer import (
-    RUN_SETTINGS,
-    Trainer,
-    TrainProgress,
-    TrainResult,
-    check_trainable,
-    loss_terms,
-    masks_available,
-    needs_masks,
-    plan_steps,
-    train,
-)
+from vosvfi_core.training.requirements import check_trainable, loss_terms, masks_available, needs_masks
+from vosvfi_core.training.trainer import RUN_SETTINGS, Trainer, TrainProgress, TrainResult, plan_steps, train
 
 __all__ = [
     "BEST_NAME",

@@ -9,28 +9,21 @@ and under ``torchrun`` rank ``r`` of ``n`` takes slots ``[r·b, (r+1)·b)`` of a
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["Address", "SeededItems", "batch_addresses", "seed_everything"]
+from vosvfi_core.training.determinism import seed_from, seeded_rngs
+
+__all__ = ["Address", "SeededItems", "batch_addresses"]
 
 Address = tuple[int, int, int]  # (step, slot in the global batch, sample index)
 
 
-def seed_everything(*parts: int) -> None:
-    seed = hash(parts) & 0x7FFFFFFF  # tuple-of-int hashing does not depend on PYTHONHASHSEED
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
 class SeededItems(Dataset):
-    """Items addressed as ``(step, slot, index)``; the augmentation RNGs are seeded from the address."""
+    """Items addressed as ``(step, slot, index)``; the global RNGs the augmentation draws from are seeded from the address."""
 
     def __init__(self, dataset: Dataset, seed: int) -> None:
         self.dataset = dataset
@@ -41,8 +34,9 @@ class SeededItems(Dataset):
 
     def __getitem__(self, address: Address) -> dict[str, Any]:
         step, slot, index = address
-        seed_everything(self.seed, step, slot)
-        return self.dataset[index]
+        # Under the process-wide RNG lock: a variant training in another thread cannot reseed or draw in between.
+        with seeded_rngs(seed_from(self.seed, step, slot)):
+            return self.dataset[index]
 
 
 def batch_addresses(

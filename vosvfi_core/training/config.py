@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
-from vosvfi_core.config_types import Device, Section, TrainSetName, unique
+from vosvfi_core.config_types import Device, Section, TrainSetName, TripletSetName, unique
 from vosvfi_core.registry import block_field
 from vosvfi_core.training.losses import LOSS_TERMS, loss_blocks
 from vosvfi_core.vos.teachers import TEACHERS
@@ -52,7 +52,10 @@ class TrainConfig(Section):
     lr_gamma: PositiveFloat = 0.5
     lr_min: NonNegativeFloat = 0.0
     lr_update: Literal["epoch", "step"] = "epoch"
-    amp: bool = True  # bfloat16 autocast of the kernel-estimation network on CUDA; always off on the CPU
+    lr_warmup_steps: NonNegativeInt = 0  # linear warm-up from lr / warmup to the schedule's rate
+    # Autocast of the network's convolutions (sampling and warping stay float32): auto is bf16 where it is
+    # native (CPUs with AVX512-BF16 or AMX, GPUs that have it), else fp32 (vosvfi_core.precision).
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
 
     # Registered loss terms, as blocks or as the original's loss string.
     losses: Annotated[list[block_field(LOSS_TERMS)], BeforeValidator(loss_blocks), AfterValidator(unique)] = Field(
@@ -60,13 +63,25 @@ class TrainConfig(Section):
     )
     # The frozen VOS teacher of the seg/cons terms: {type: stcn, weights: …} or {type: pixel_affinity}.
     teacher: block_field(TEACHERS) | None = None
+    # The terms that read the teacher (seg, cons) are weighted by step / teacher_warmup_steps until it reaches 1,
+    # so that the interpolator first learns motion from the frames alone.
+    teacher_warmup_steps: NonNegativeInt = 0
     init_from: Path | None = None  # fine-tune from this AdaCoF checkpoint (a published one, or ours); read on a fresh start only
+
+    # What training is scored on at each validation. `validation` picks best.pth: a data set name, or
+    # None for the training set's own test split. `monitor` sets are scored alike and logged as
+    # `psnr:<name>` learning curves, never used to pick a checkpoint (so a test set may be one).
+    validation: TripletSetName | None = None
+    monitor: Annotated[list[TripletSetName], AfterValidator(unique)] = []
 
     checkpoint_every: PositiveInt = 500  # optimiser steps between checkpoints (one is also written at every epoch end)
     keep_last: PositiveInt = 3  # step checkpoints kept besides last.pth, best.pth and model.pth
     validate_every: PositiveInt = 1  # epochs between validations (when train() is given a validation set)
     log_every: PositiveInt = 10  # optimiser steps between history rows
     seed: int = 0
+    # Deterministic kernels (torch.use_deterministic_algorithms, process-wide; cuDNN deterministic on CUDA), so that one
+    # seed gives the same weights on one machine; ops with no deterministic CUDA kernel are listed in the checkpoint.
+    deterministic: bool = True
     device: Device = "auto"
     num_workers: int = Field(default=0, ge=0)
 

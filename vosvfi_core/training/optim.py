@@ -30,7 +30,15 @@ def build_optimizer(config: TrainConfig, parameters: Iterable[torch.nn.Parameter
 
 
 def learning_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
-    """The learning rate of optimiser step ``step`` (0-based), given the steps per epoch."""
+    """The learning rate of optimiser step ``step`` (0-based), given the steps per epoch.
+
+    During the first ``lr_warmup_steps`` steps the schedule's rate is scaled by ``(step + 1) / warmup``.
+    """
+    warmup = min(1.0, (step + 1) / config.lr_warmup_steps) if config.lr_warmup_steps else 1.0
+    return warmup * _scheduled_rate(config, step, steps_per_epoch)
+
+
+def _scheduled_rate(config: TrainConfig, step: int, steps_per_epoch: int) -> float:
     # Positions are compared in steps, in integers: no rounding at the boundaries.
     done = step if config.lr_update == "step" else step - step % steps_per_epoch  # steps the schedule has seen
     if config.lr_schedule == "step":

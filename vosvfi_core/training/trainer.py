@@ -4,7 +4,7 @@ The network comes from the model registry (``model: {type: adacof, ...}``); the 
 weighted sum of the profile's registered loss terms, the VOS terms reading a frozen teacher
 (``train.teacher``) built once per run. The optimiser, the learning-rate schedule
 (:mod:`~vosvfi_core.training.optim`), the batches (:mod:`~vosvfi_core.training.batches`), the
-checkpoint files (:mod:`~vosvfi_core.training.checkpoints`), validation
+checkpoint files (:mod:`~vosvfi_core.training.checkpoint_folder`), validation
 (:mod:`~vosvfi_core.training.validation`) and data parallelism
 (:mod:`~vosvfi_core.training.distributed`) each have their own module; this one runs the loop.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,20 +28,29 @@ import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from vosvfi_core.checkpoint import check_state_dict, load_checkpoint, read_checkpoint
-from vosvfi_core.data.sets import data_set
+from vosvfi_core.checkpoint_format import check_state_dict, load_checkpoint, read_checkpoint
 from vosvfi_core.devices import resolve_device
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.interpolation import kernel_estimation_in_float32
 from vosvfi_core.models.registry import MODELS
+from vosvfi_core.precision import autocast_dtype, resolve_precision
 from vosvfi_core.provenance import code_version
 from vosvfi_core.registry import Block
 from vosvfi_core.training.batches import SeededItems, batch_addresses
-from vosvfi_core.training.checkpoints import CHECKPOINT_NAME, CheckpointFolder
+from vosvfi_core.training.checkpoint_folder import CHECKPOINT_NAME, RUN_SETTINGS, CheckpointFolder
 from vosvfi_core.training.config import TrainConfig
+from vosvfi_core.training.determinism import (
+    determinism_record,
+    loader_generator,
+    recording_nondeterministic_ops,
+    seed_worker,
+    seeded_rngs,
+    use_deterministic_algorithms,
+)
 from vosvfi_core.training.distributed import Distributed, distributed, wrap_for_training
-from vosvfi_core.training.losses import LOSS_TERMS, LossTerm, TrainStep
+from vosvfi_core.training.losses import LossTerm, TrainStep
 from vosvfi_core.training.optim import build_optimizer, learning_rate, set_learning_rate
+from vosvfi_core.training.requirements import check_trainable, loss_terms, masks_available, needs_masks
 from vosvfi_core.training.validation import validation_psnr
 from vosvfi_core.vos.teachers import TEACHERS
 
@@ -56,11 +65,10 @@ __all__ = [
     "masks_available",
     "needs_masks",
     "plan_steps",
+    "teacher_ramp",
     "train",
 ]
 
-# Settings that say how long, where and how verbosely to train, not what: a run may resume with others.
-RUN_SETTINGS = frozenset({"epochs", "max_steps", "checkpoint_every", "keep_last", "validate_every", "log_every", "device", "num_workers"})
 _MASK_KEYS = ("mask0", "mask1", "mask2")
 
 
@@ -95,51 +103,13 @@ def plan_steps(config: TrainConfig, samples: int, world_size: int = 1) -> tuple[
     return steps_per_epoch, min(total, config.max_steps) if config.max_steps else total
 
 
-def loss_terms(config: TrainConfig) -> list[LossTerm]:
-    return [LOSS_TERMS.build(block) for block in config.losses]
-
-
-def needs_masks(config: TrainConfig) -> bool:
-    """Whether a loss term reads the object masks (so the masks stage must run before training)."""
-    return any(term.needs_masks for term in loss_terms(config))
-
-
-def masks_available(dataset: str) -> bool:
-    """Whether training on ``dataset`` can read object masks.
-
-    They come with the data (``has_masks``) or from the masks stage, which segments the training
-    split of a Vimeo-style tree: every data set with a training split has one. A set with neither
-    is refused here, before any work; a :class:`Dataset` handed to :func:`train` without masks is
-    refused there, from its first item.
-    """
-    spec = data_set(dataset)
-    return spec.has_masks or spec.train_split is not None
-
-
-def check_trainable(config: TrainConfig) -> None:
-    """Refuse settings this trainer cannot honour (before hours of data preparation, not after)."""
-    terms = loss_terms(config)
-    weights = config.teacher.kwargs.get("weights") if config.teacher is not None else None
-    if weights is not None and any(term.needs_teacher for term in terms) and not Path(weights).is_file():
-        raise VosvfiError(f"train.teacher.weights: file not found: {weights}")
-    if config.init_from is not None and not config.init_from.is_file():
-        raise VosvfiError(f"train.init_from: checkpoint not found: {config.init_from}")
-    for term in terms:
-        if term.needs_teacher and config.teacher is None:
-            raise VosvfiError(
-                f"train.losses: the {term.name} term needs a VOS teacher; set train.teacher ({{type: stcn, weights: …}} or {{type: pixel_affinity}})"
-            )
-        if term.needs_masks and not masks_available(config.dataset):
-            raise VosvfiError(
-                f"train.losses: the {term.name} term needs object masks, and {config.dataset} neither has them nor gets them from the masks stage"
-            )
-
-
 def _check_items_have_masks(terms: list[LossTerm], dataset: Dataset) -> None:
     needing = [term.name for term in terms if term.needs_masks]
     if not needing:
         return
-    missing = [key for key in _MASK_KEYS if key not in dataset[0]]
+    with seeded_rngs(0):  # reading an item draws its augmentation: never from RNGs another thread is using
+        first = dataset[0]
+    missing = [key for key in _MASK_KEYS if key not in first]
     if missing:
         raise VosvfiError(f"train.losses: the {needing[0]} term needs object masks but the training set's items have no {', '.join(missing)}")
 
@@ -163,13 +133,18 @@ def _init_from(network: nn.Module, path: Path, device: torch.device) -> None:
 
 
 @contextlib.contextmanager
-def _autocast(network: nn.Module, enabled: bool, device: torch.device) -> Iterator[None]:
-    """bfloat16 for the kernel-estimation convolutions; AdaCoF's sampling and blend stay float32 (offsets of tens of pixels need it)."""
-    if not enabled:
+def _autocast(network: nn.Module, dtype: torch.dtype | None, device: torch.device) -> Iterator[None]:
+    """Autocast for the convolutions; AdaCoF's sampling and blend stay float32 (offsets of tens of pixels need it)."""
+    if dtype is None:
         yield
         return
-    with kernel_estimation_in_float32(network), torch.autocast(device.type, dtype=torch.bfloat16):
+    with kernel_estimation_in_float32(network), torch.autocast(device.type, dtype=dtype):
         yield
+
+
+def teacher_ramp(step: int, warmup_steps: int) -> float:
+    """The factor on the terms that read the VOS teacher at 0-based ``step``: rising linearly to 1 over ``warmup_steps``."""
+    return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
 
 
 def _history_rows(step: int, epoch: int, values: dict[str, float]) -> list[dict[str, Any]]:
@@ -180,14 +155,6 @@ def _to(batch: dict[str, Any], device: torch.device) -> dict[str, Tensor]:
     return {key: value.to(device, non_blocking=True) for key, value in batch.items() if isinstance(value, Tensor)}
 
 
-def _use_amp(config: TrainConfig, device: torch.device) -> bool:
-    if not config.amp or device.type != "cuda":
-        return False
-    if not torch.cuda.is_bf16_supported():
-        raise VosvfiError("train.amp: this GPU has no bfloat16 support; set train.amp to false")
-    return True
-
-
 def train(
     config: TrainConfig,
     model_block: Block,
@@ -195,22 +162,24 @@ def train(
     checkpoint_dir: Path,
     *,
     validation: Dataset | None = None,
+    monitors: Mapping[str, Dataset] | None = None,
     progress: Callable[[TrainProgress], None] | None = None,
     restart: bool = False,
 ) -> TrainResult:
     """Train (or resume training) on ``dataset`` (items with ``frame0``, ``frame1``, ``frame2``, and ``mask0..2`` for the VOS terms).
 
-    ``checkpoint_dir`` receives the files of :mod:`~vosvfi_core.training.checkpoints`; if it holds
+    ``checkpoint_dir`` receives the files of :mod:`~vosvfi_core.training.checkpoint_folder`; if it holds
     ``last.pth``, training continues from it (refused if it was trained with other settings),
     unless ``restart`` asks to start over (and removes the earlier files). ``validation`` (items as
     in ``dataset``) is scored every ``validate_every`` epochs and at the end; the best becomes
-    ``best.pth``. Under ``torchrun`` every rank calls this alike. Returns the history rows of the
+    ``best.pth``. ``monitors`` (name → items as in ``dataset``) are scored at the start and with every
+    validation, logged as ``psnr:<name>``, and never pick a checkpoint. Under ``torchrun`` every rank calls this alike. Returns the history rows of the
     whole run (on rank 0; the other ranks' are empty).
     """
     check_trainable(config)  # before joining a process group: a bad setting fails every rank at once, in one line
     device = resolve_device(config.device, field="train.device")
     with distributed(device) as place:
-        return Trainer(config, model_block, dataset, checkpoint_dir, validation=validation, place=place).run(progress, restart=restart)
+        return Trainer(config, model_block, dataset, checkpoint_dir, validation=validation, monitors=monitors, place=place).run(progress, restart=restart)
 
 
 class Trainer:
@@ -229,6 +198,7 @@ class Trainer:
         checkpoint_dir: Path,
         *,
         validation: Dataset | None = None,
+        monitors: Mapping[str, Dataset] | None = None,
         place: Distributed | None = None,
     ) -> None:
         check_trainable(config)
@@ -238,15 +208,20 @@ class Trainer:
             raise VosvfiError("the validation set is empty")
         place = place or Distributed()  # alone, unless train() joined a process group
         self.config, self.model_block, self.dataset, self.validation, self.place = config, model_block, dataset, validation, place
+        self.monitors = dict(monitors or {})
         self.device = place.device(resolve_device(config.device, field="train.device"))
         self.files = CheckpointFolder(Path(checkpoint_dir), config.keep_last)
         self.samples = len(dataset)  # type: ignore[arg-type]
         self.per_epoch, self.total = plan_steps(config, self.samples, place.world_size)
-        self.amp = _use_amp(config, self.device)
-        torch.manual_seed(config.seed)
-        self.network: nn.Module = MODELS.build(model_block).to(self.device)
-        self.optimizer = build_optimizer(config, self.network.parameters())
-        self.teacher = self._build_teacher()
+        self.precision = resolve_precision(config.precision, self.device, field="train.precision")
+        self.autocast_dtype = autocast_dtype(self.precision, self.device)
+        if config.deterministic:
+            use_deterministic_algorithms(self.device)
+        with seeded_rngs(config.seed):  # the initial weights follow the seed alone, whatever other threads draw meanwhile
+            self.network: nn.Module = MODELS.build(model_block).to(self.device)
+            self.optimizer = build_optimizer(config, self.network.parameters())
+            self.teacher = self._build_teacher()
+        self.determinism = determinism_record(self.device)
         self.history: list[dict[str, Any]] = []
         self.seconds = 0.0
         self.best_psnr = -math.inf
@@ -294,6 +269,8 @@ class Trainer:
             "model": self.model_block.model_dump(mode="json"),
             "teacher": self.config.teacher.model_dump(mode="json") if self.config.teacher is not None else None,
             "sampling_mode": getattr(self.network, "sampling_mode", None),
+            "precision": self.precision,
+            "determinism": self.determinism.as_dict(),
             "code_version": code_version(),
             "world_size": self.place.world_size,
         }
@@ -320,25 +297,34 @@ class Trainer:
             SeededItems(self.dataset, config.seed),
             batch_sampler=list(addresses),
             num_workers=config.num_workers,
+            generator=loader_generator(config.seed),  # the base seed is not drawn from the (shared) global RNG
+            worker_init_fn=seed_worker,
             pin_memory=self.device.type == "cuda",
         )
 
-    def _step(self, forward: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-        with _autocast(self.network, self.amp, self.device):
+    def _step(self, forward: nn.Module, batch: dict[str, Tensor], step: int) -> tuple[Tensor, dict[str, Tensor]]:
+        with _autocast(self.network, self.autocast_dtype, self.device):
             output = forward(batch["frame0"], batch["frame2"])
         state = TrainStep(output, batch, teacher=self.teacher)
         values = {term.name: term.compute(state) for term in self.terms}
-        loss = sum(term.weight * values[term.name] for term in self.terms)
+        ramp = teacher_ramp(step, self.config.teacher_warmup_steps)
+        loss = sum(term.weight * (ramp if term.needs_teacher else 1.0) * values[term.name] for term in self.terms)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         return loss, values
 
     def _validate_now(self, done: int) -> bool:
-        if self.validation is None or not self.place.is_main:
+        if (self.validation is None and not self.monitors) or not self.place.is_main:
             return False
         epoch_end = done % self.per_epoch == 0
         return done == self.total or (epoch_end and (done // self.per_epoch) % self.config.validate_every == 0)
+
+    def _monitor(self, done: int, epoch: int) -> None:
+        """Score the monitor sets: learning curves, never a checkpoint choice."""
+        if self.monitors and self.place.is_main:
+            scores = {f"psnr:{name}": validation_psnr(self.network, data) for name, data in self.monitors.items()}
+            self.history += _history_rows(done, epoch, scores)
 
     def run(self, progress: Callable[[TrainProgress], None] | None = None, *, restart: bool = False) -> TrainResult:
         config, place = self.config, self.place
@@ -346,11 +332,18 @@ class Trainer:
         forward = wrap_for_training(self.network, place, self.device)
         forward.train()
         global_batch = config.batch_size * place.world_size
+        if start == 0 and place.is_main:
+            self._monitor(0, 0)  # the learning curves start from the untrained network
         clock = time.perf_counter()
         for step, batch in enumerate(self._loader(start), start=start):
             lr = learning_rate(config, step, self.per_epoch)
             set_learning_rate(self.optimizer, lr)
-            loss, values = self._step(forward, _to(batch, self.device))
+            if step == start and self.determinism.deterministic_algorithms:  # ops without a deterministic kernel warn on the first step
+                with recording_nondeterministic_ops() as ops:
+                    loss, values = self._step(forward, _to(batch, self.device), step)
+                self.determinism.nondeterministic_ops = ops
+            else:
+                loss, values = self._step(forward, _to(batch, self.device), step)
             done, epoch = step + 1, step // self.per_epoch
             now = time.perf_counter()
             step_seconds, clock = now - clock, now
@@ -362,10 +355,12 @@ class Trainer:
                     self.history += _history_rows(done, epoch, logged)
             improved = False
             if self._validate_now(done):
-                score = validation_psnr(self.network, self.validation)  # type: ignore[arg-type]
-                self.history += _history_rows(done, epoch, {"val_psnr": score})
-                improved = score > self.best_psnr
-                self.best_psnr = max(self.best_psnr, score)
+                self._monitor(done, epoch)
+                if self.validation is not None:
+                    score = validation_psnr(self.network, self.validation)
+                    self.history += _history_rows(done, epoch, {"val_psnr": score})
+                    improved = score > self.best_psnr
+                    self.best_psnr = max(self.best_psnr, score)
             if place.is_main and (done % config.checkpoint_every == 0 or done % self.per_epoch == 0 or done == self.total):
                 saved = self._save(done)
                 if improved:

@@ -6,7 +6,7 @@ motion), and the pair is a cut when the mean absolute difference of the thumbnai
 exceeds a threshold.
 
 The default threshold, 0.1, comes from the 12 two-frame sequences of Middlebury's ``other`` set
-(``../shared/data/middlebury_other``): within a sequence the score is 0.007–0.035 (largest:
+(the ``middlebury_other`` data set): within a sequence the score is 0.007–0.035 (largest:
 Grove3), while across two different sequences of one size it is 0.13–0.34 (62 ordered pairs, median 0.25; smallest:
 Dimetrodon → Hydrangea and Grove2 → Grove3). 0.1 is about three times the largest within-scene
 score and below the smallest cut. Fast motion, flashes and fades can score above it (a false cut

@@ -85,8 +85,8 @@ class PixelAffinityPropagator:
         values = F.adaptive_avg_pool2d(masks.flatten(0, 1).to(frames.dtype), self._grid(*frames.shape[-2:])).flatten(2)  # [BT, 1, h·w]
         return Memory(frame_major(keys, batch, time), frame_major(values, batch, time))
 
-    def segment(self, memory: Memory, query: Tensor) -> Tensor:
-        """The propagated mask probability ``[B, 1, H, W]`` of ``query [B, 3, H, W]``."""
+    def _read(self, memory: Memory, query: Tensor) -> Tensor:
+        """The unclamped read, upsampled: ``[B, 1, H, W]``."""
         if query.dim() != 4 or query.shape[1] != 3:
             raise ValueError(f"query must be [B, 3, H, W], got {tuple(query.shape)}")
         height, width = query.shape[-2:]
@@ -94,10 +94,28 @@ class PixelAffinityPropagator:
         probability = read.view(query.shape[0], 1, *self._grid(height, width))
         if probability.shape[-2:] != (height, width):
             probability = F.interpolate(probability, size=(height, width), mode="bilinear", align_corners=False)
+        return probability
+
+    def segment(self, memory: Memory, query: Tensor) -> Tensor:
+        """The propagated mask probability ``[B, 1, H, W]`` of ``query [B, 3, H, W]``."""
         # A convex combination of masks, but rounding can step past 1; and a BCE on an exact 0 or 1
         # has an unbounded gradient, so clamp as STCN clamps its probabilities.
-        return probability.clamp(_EPSILON, 1 - _EPSILON)
+        return self._read(memory, query).clamp(_EPSILON, 1 - _EPSILON)
+
+    def segment_logits(self, memory: Memory, query: Tensor) -> Tensor:
+        """The logit of :meth:`segment`'s probability, whose gradient passes the clamp (``[B, 1, H, W]``).
+
+        The value is that of the clamped probability (finite); the gradient is that of the read
+        itself, so a pixel read near 0 or 1 still moves the query (the clamp would stop it).
+        """
+        read = self._read(memory, query)
+        probability = read + (read.clamp(_EPSILON, 1 - _EPSILON) - read).detach()
+        return torch.log(probability) - torch.log1p(-probability)
 
     def propagate(self, memory_frames: Tensor, memory_masks: Tensor, query: Tensor) -> Tensor:
         """Propagate the masks of ``memory_frames [B, T, 3, H, W]`` onto ``query [B, 3, H, W]``: probabilities ``[B, 1, H, W]``."""
         return self.segment(self.memorize(memory_frames, memory_masks), query)
+
+    def propagate_logits(self, memory_frames: Tensor, memory_masks: Tensor, query: Tensor) -> Tensor:
+        """As :meth:`propagate`, the logits of the probability (see :meth:`segment_logits`)."""
+        return self.segment_logits(self.memorize(memory_frames, memory_masks), query)

@@ -22,7 +22,12 @@ The output is STCN's single-object probability: its inference aggregates the obj
 probability p with the background 1 − p by a softmax over the clamped logits, which for one
 object is ``sigmoid(2·logit(p))`` with the logit clamped to ±logit(1 − 1e-7). That is the
 probability whose argmax VOS-VFI took, so its soft version is what our losses see (a plain sigmoid
-would have the same 0.5 threshold but be a different, flatter teacher signal).
+would have the same 0.5 threshold but be a different, flatter teacher signal). The losses read
+its logits, ``2·logit`` unclamped (:meth:`STCN.propagate_logits`): the clamp exists for STCN's
+logarithm, and a BCE on logits needs none, so a confidently wrong pixel still has a gradient.
+Several objects (DAVIS 2017) are propagated each with its own memory, the value encoder reading
+the other objects' summed probability, and aggregated as STCN's ``aggregate`` does
+(:func:`vosvfi_core.vos.teachers.propagate_video_objects`).
 """
 
 from __future__ import annotations
@@ -271,6 +276,7 @@ class STCN(nn.Module):
     """
 
     name = "stcn"
+    reads_other_objects = True  # memorize() takes the other objects' summed probability (multi-object propagation)
 
     def __init__(self, *, top_k: int = TOP_K) -> None:
         super().__init__()
@@ -293,15 +299,22 @@ class STCN(nn.Module):
     def _prepare(self, frames: Tensor) -> tuple[Tensor, tuple[int, int, int, int]]:
         return _pad_to_multiple((frames - self._mean) / self._std, SIZE_MULTIPLE)
 
-    def memorize(self, frames: Tensor, masks: Tensor) -> Memory:
-        """Keys and values of memory frames ``[B, T, 3, H, W]`` (RGB in [0, 1]) with masks ``[B, T, 1, H, W]`` in [0, 1]."""
+    def memorize(self, frames: Tensor, masks: Tensor, other_objects: Tensor | None = None) -> Memory:
+        """Keys and values of memory frames ``[B, T, 3, H, W]`` (RGB in [0, 1]) with masks ``[B, T, 1, H, W]`` in [0, 1].
+
+        ``other_objects`` (shaped as ``masks``): the summed probability of the other objects of a
+        multi-object video; None (one object) reads zeros.
+        """
         check_clip(frames, masks)
+        if other_objects is not None and other_objects.shape != masks.shape:
+            raise ValueError(f"other_objects must be shaped as the masks {tuple(masks.shape)}, got {tuple(other_objects.shape)}")
         batch, time = frames.shape[:2]
         images, _ = self._prepare(frames.flatten(0, 1))
         masks, _ = _pad_to_multiple(masks.flatten(0, 1).to(images.dtype), SIZE_MULTIPLE)
+        others = torch.zeros_like(masks) if other_objects is None else _pad_to_multiple(other_objects.flatten(0, 1).to(images.dtype), SIZE_MULTIPLE)[0]
         f16, _, _ = self.key_encoder(images)
         keys = self.key_proj(f16)  # [BT, 64, h, w]
-        values = self.value_encoder(images, f16, masks, torch.zeros_like(masks))  # one object: no other objects
+        values = self.value_encoder(images, f16, masks, others)
         return Memory(frame_major(keys, batch, time), frame_major(values, batch, time))
 
     def segment_logits(self, memory: Memory, query: Tensor) -> Tensor:
@@ -320,9 +333,17 @@ class STCN(nn.Module):
         """The object's probability ``[B, 1, H, W]`` in ``query`` (STCN's aggregation, see the module docstring)."""
         return stcn_probability(self.segment_logits(memory, query))
 
+    def object_probability(self, memory: Memory, query: Tensor) -> Tensor:
+        """The decoder's own probability ``sigmoid(logits)`` ``[B, 1, H, W]``, before aggregation with the background or other objects."""
+        return torch.sigmoid(self.segment_logits(memory, query))
+
     def propagate(self, memory_frames: Tensor, memory_masks: Tensor, query: Tensor) -> Tensor:
         """Propagate the masks of ``memory_frames [B, T, 3, H, W]`` onto ``query [B, 3, H, W]``: probabilities ``[B, 1, H, W]``."""
         return self.segment(self.memorize(memory_frames, memory_masks), query)
+
+    def propagate_logits(self, memory_frames: Tensor, memory_masks: Tensor, query: Tensor) -> Tensor:
+        """The logits ``2·logit`` of :meth:`propagate`'s probability, without its clamp: ``[B, 1, H, W]``."""
+        return 2 * self.segment_logits(self.memorize(memory_frames, memory_masks), query)
 
 
 def _few(names: list[str], limit: int = 4) -> str:

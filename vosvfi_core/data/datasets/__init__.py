@@ -6,9 +6,9 @@ Every class checks its layout on construction and names the missing path.
 """
 
 from vosvfi_core.data.datasets.davis import DavisSequence, DavisSequences, DavisX2, davis_sequence_names, x2_triplet_count
+from vosvfi_core.data.datasets.folder import FolderTriplets
 from vosvfi_core.data.datasets.middlebury import INTERPOLATION_EVAL_SEQUENCES, OTHER_SEQUENCES, MiddleburyEval, MiddleburyOther
 from vosvfi_core.data.datasets.snufilm import DIFFICULTIES, SnuFilm
-from vosvfi_core.data.datasets.folder import FolderTriplets
 from vosvfi_core.data.datasets.tracking import TrackingSequence, TrackingSequences, read_boxes
 from vosvfi_core.data.datasets.ucf101 import UCF101Triplets
 from vosvfi_core.data.datasets.vimeo import MASKS_SUBDIR, VimeoTriplets

@@ -1,10 +1,9 @@
-"""A user's own folder of triplets (``<root>/<sample>/frame0..2`` or ``im1..3``), the data set ``folder:PATH``."""
+"""A user's own folder of triplets (``<root>/<sample>/frame0..2`` or ``im1..3``), read by the data set ``folder:PATH`` (:mod:`vosvfi_core.data.sets`)."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -13,13 +12,8 @@ from vosvfi_core.data.datasets._images import read_triplet, require
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.images import IMAGE_SUFFIXES, image_size
 
-if TYPE_CHECKING:
-    from vosvfi_core.data.sets import DataSetSpec
+__all__ = ["FRAME_NAMINGS", "FolderTriplets"]
 
-__all__ = ["FOLDER_CATALOG", "FOLDER_PREFIX", "FRAME_NAMINGS", "FolderTriplets", "folder_root", "folder_spec"]
-
-FOLDER_PREFIX = "folder:"  # a data-set name ``folder:PATH`` reads the triplets under PATH
-FOLDER_CATALOG = "folder"  # the catalog value of such a data set: no catalog entry, a local folder read in place
 # The names a sample's first, middle (the truth) and last frame may have, each with a png/jpg suffix.
 FRAME_NAMINGS = (("frame0", "frame1", "frame2"), ("im1", "im2", "im3"))
 
@@ -80,30 +74,3 @@ class FolderTriplets(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Tensor | str]:
         return read_triplet(self.paths[index], self.names[index])
-
-
-def _open_folder(root: Path, split: str, *, with_masks: bool = False) -> Dataset:
-    return FolderTriplets(root)
-
-
-def folder_spec(path: str | Path) -> DataSetSpec:
-    """The data set ``folder:PATH``: the triplets under ``path``, no masks, nothing to download, split ``all``.
-
-    The spec's ``name`` keeps the path as written (it is what the profile and the result tables
-    show); the folder itself is opened from the root the data stage passes, which for a folder
-    data set is :func:`folder_root` of the name.
-    """
-    # Imported here: data.sets imports the dataset classes, so a module-level import would be circular.
-    from vosvfi_core.data.sets import DataSetSpec
-
-    text = str(path)
-    if not text.strip():
-        raise VosvfiError(f"data set {FOLDER_PREFIX!r} needs a folder after the colon, e.g. folder:/path/to/triplets")
-    return DataSetSpec(f"{FOLDER_PREFIX}{text}", FOLDER_CATALOG, "triplets", "all", False, triplets=_open_folder)
-
-
-def folder_root(name: str) -> Path:
-    """The folder of the data set ``folder:PATH``, absolute (a relative PATH is read from the working directory)."""
-    if not name.startswith(FOLDER_PREFIX):
-        raise VosvfiError(f"data set {name!r} is not a folder of triplets (folder:PATH)")
-    return Path(name.removeprefix(FOLDER_PREFIX)).expanduser().absolute()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mirror_index", "sample_bilinear", "sample_translated"]
+__all__ = ["mirror_index", "sample_bilinear", "sample_separable", "sample_translated"]
 
 
 def mirror_index(index: np.ndarray, size: int) -> np.ndarray:
@@ -51,3 +51,18 @@ def sample_translated(texture: np.ndarray, ox: float, oy: float, height: int, wi
     out += ((1.0 - fx) * fy) * window[1:, :-1]
     out += (fx * fy) * window[1:, 1:]
     return out
+
+
+def _linear_taps(coordinates: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    floor = np.floor(coordinates)
+    fraction = coordinates - floor
+    floor = floor.astype(np.int64)
+    return mirror_index(floor, size), mirror_index(floor + 1, size), fraction
+
+
+def sample_separable(texture: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``sample_bilinear`` on the grid ``y[:, None] × x[None, :]``, one axis at a time (bilinear is separable)."""
+    r0, r1, fy = _linear_taps(np.asarray(y, dtype=np.float64), texture.shape[0])
+    c0, c1, fx = _linear_taps(np.asarray(x, dtype=np.float64), texture.shape[1])
+    rows = (1.0 - fy)[:, None, None] * texture[r0] + fy[:, None, None] * texture[r1]
+    return (1.0 - fx)[None, :, None] * rows[:, c0] + fx[None, :, None] * rows[:, c1]

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vosvfi_core.config import profile_names
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.plan import REFRESHABLE, RunPlan, check_stage_names, plan_run
 from vosvfi_core.stages import STAGE_NAMES
@@ -46,7 +47,7 @@ def _print_summary(result: dict[str, Any], seconds: float, log_file: Path) -> No
 def _execute(args: argparse.Namespace, flow_name: str, targets: list[str] | None, **parameters: Any) -> int:
     plan = plan_run(args.profile, targets, args.set, run_id=args.run_id, refresh=args.refresh)
     print(f"vosvfi: {plan.describe()}", flush=True)
-    # Prefect's 20 s default for its temporary server is often too short on a busy 2-core machine.
+    # Prefect's 20 s default for its temporary server is often too short on a slow or loaded machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     # Offline, the temporary server's telemetry logs a failure on every run; users opt in by setting it.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -110,7 +111,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--profile", default="demo", help="demo, paper or a path to a profile .yaml (default: demo)")
+    parser.add_argument("--profile", default="demo", help=f"{', '.join(profile_names())} or a path to a profile .yaml (default: demo)")
     parser.add_argument("--run-id", default=None, help="results go to runs/<run-id>/ (default: the profile's name)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE", help="override a profile value (repeatable)")
     parser.add_argument(

@@ -1,4 +1,9 @@
-"""The files of a training run's checkpoint folder, each written atomically.
+"""Where a training's checkpoints live, and the files of that folder, each written atomically.
+
+:func:`training_folder` names the folder, for ``vosvfi train`` and the pipeline alike:
+``<run folder>/checkpoints/<model name>-<identity>``, the identity hashing what shapes the
+weights (the training settings, the network, the data), so that a rerun resumes only a
+training with the same identity and never mixes two. In it:
 
 - ``step-00001234.pth``: the full training state (weights, optimiser, history, metadata) after
   that step, written every ``checkpoint_every`` steps and at each epoch end; the ``keep_last``
@@ -6,12 +11,14 @@
 - ``last.pth``: the newest of them (a hard link, or a copy where the file system has none); a
   rerun resumes from it.
 - ``best.pth``: the step checkpoint with the highest validation PSNR so far.
-- ``model.pth``: the final weights alone (:func:`vosvfi_core.checkpoint.save_inference`), for
+- ``model.pth``: the final weights alone (:func:`vosvfi_core.checkpoint_format.save_inference`), for
   ``vosvfi interpolate`` and evaluation.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -21,15 +28,33 @@ from typing import Any
 
 from torch import nn
 
-from vosvfi_core.checkpoint import save_checkpoint, save_inference
+from vosvfi_core.checkpoint_format import save_checkpoint, save_inference
 from vosvfi_core.io.atomic import atomic_path
+from vosvfi_core.registry import Block
+from vosvfi_core.training.config import TrainConfig
 
-__all__ = ["BEST_NAME", "CHECKPOINT_NAME", "MODEL_NAME", "CheckpointFolder"]
+__all__ = ["BEST_NAME", "CHECKPOINT_NAME", "MODEL_NAME", "RUN_SETTINGS", "CheckpointFolder", "training_folder"]
 
 CHECKPOINT_NAME = "last.pth"
 BEST_NAME = "best.pth"
 MODEL_NAME = "model.pth"
 _STEP_FILE = re.compile(r"^step-(\d{8,})\.pth$")
+
+# Settings that say how long, where and how verbosely to train, not what: a run may resume with others.
+RUN_SETTINGS = frozenset(
+    {"epochs", "max_steps", "checkpoint_every", "keep_last", "validate_every", "log_every", "device", "num_workers", "precision", "monitor", "deterministic"}
+)
+
+
+def training_folder(run_folder: Path, name: str, config: TrainConfig, model: Block, data: str) -> Path:
+    """``<run_folder>/checkpoints/<name>-<12 hex digits>``: one folder per model name and training identity.
+
+    ``data`` identifies the training data (a folder, or a digest of its contents and of the code).
+    The :data:`RUN_SETTINGS` are left out: training longer, or on another device, resumes the same folder.
+    """
+    identity = {"config": config.model_dump(mode="json", exclude=set(RUN_SETTINGS)), "model": model.model_dump(mode="json"), "data": data}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return Path(run_folder) / "checkpoints" / f"{name}-{key[:12]}"
 
 
 def _publish(source: Path, target: Path) -> None:

@@ -28,16 +28,20 @@ from vosvfi_core import __version__
 from vosvfi_core.errors import VosvfiError
 from vosvfi_core.io.atomic import atomic_path
 from vosvfi_core.models.adacof import AdaCoFNet
+from vosvfi_core.models.registry import MODELS
 
 __all__ = [
     "INFERENCE_FORMAT",
+    "check_checkpoint",
     "check_state_dict",
+    "checkpoint_model_name",
     "export_inference",
     "inference_dtype",
     "load_checkpoint",
     "read_checkpoint",
     "save_checkpoint",
     "save_inference",
+    "scored_models",
 ]
 
 # The published AdaCoF checkpoints pair each kernel size with one dilation.
@@ -45,21 +49,27 @@ PUBLISHED_DILATION = {5: 1, 11: 2}
 _KERNEL_HEAD_KEY = "get_kernel.moduleWeight1.7.weight"
 INFERENCE_FORMAT = "inference"  # the value of checkpoint['vosvfi']['format'] in a weights-only file
 _STORED_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+# The file names of a training folder (vosvfi_core.training.checkpoint_folder): they say which file, not which model.
+_GENERIC_STEMS = frozenset({"model", "last", "best"})
 
 
-def save_checkpoint(path: str | os.PathLike[str], model: AdaCoFNet, *, epoch: int, extra: dict[str, Any] | None = None) -> None:
+def _metadata(model: torch.nn.Module, **more: Any) -> dict[str, Any]:
+    """The ``'vosvfi'`` entry of a checkpoint: what rebuilds the model, and this version.
+
+    AdaCoF's settings go in the fields the published layout reads; another registered model
+    stores its registry block (``model.block()``), which :func:`load_checkpoint` builds again.
+    """
+    if isinstance(model, AdaCoFNet):
+        shape = {"model": "adacof", "kernel_size": model.kernel_size, "dilation": model.dilation, "sampling_mode": model.sampling_mode}
+    else:
+        block = model.block()  # type: ignore[operator]
+        shape = {"model": block["type"], "block": block}
+    return {**shape, "version": __version__, **more}
+
+
+def save_checkpoint(path: str | os.PathLike[str], model: torch.nn.Module, *, epoch: int, extra: dict[str, Any] | None = None) -> None:
     """Write ``model`` atomically in the published layout plus our metadata (and ``extra``)."""
-    checkpoint = {
-        "epoch": int(epoch),
-        "state_dict": model.state_dict(),
-        "vosvfi": {
-            "model": "adacof",
-            "kernel_size": model.kernel_size,
-            "dilation": model.dilation,
-            "sampling_mode": model.sampling_mode,
-            "version": __version__,
-        },
-    }
+    checkpoint = {"epoch": int(epoch), "state_dict": model.state_dict(), "vosvfi": _metadata(model)}
     if extra is not None:
         checkpoint["extra"] = extra
     with atomic_path(path) as tmp:
@@ -90,7 +100,7 @@ def _plain(value: Any, where: str) -> Any:
     raise TypeError(f"{where}: {type(value).__name__} cannot be stored in an inference file (use str, numbers, lists, dicts)")
 
 
-def save_inference(model: AdaCoFNet, path: str | os.PathLike[str], *, provenance: Mapping[str, Any], half: bool | str = False) -> None:
+def save_inference(model: torch.nn.Module, path: str | os.PathLike[str], *, provenance: Mapping[str, Any], half: bool | str = False) -> None:
     """Write ``model``'s weights alone (no optimiser state) atomically, as float32 or ``half`` (see :func:`inference_dtype`).
 
     ``provenance`` says where the weights come from (run, step, epoch, source checkpoint …): plain
@@ -101,15 +111,7 @@ def save_inference(model: AdaCoFNet, path: str | os.PathLike[str], *, provenance
     state_dict = {key: value.detach().to("cpu", dtype) if value.is_floating_point() else value.detach().cpu() for key, value in model.state_dict().items()}
     checkpoint: dict[str, Any] = {
         "state_dict": state_dict,
-        "vosvfi": {
-            "model": "adacof",
-            "kernel_size": model.kernel_size,
-            "dilation": model.dilation,
-            "sampling_mode": model.sampling_mode,
-            "version": __version__,
-            "format": INFERENCE_FORMAT,
-            "dtype": str(dtype).removeprefix("torch."),
-        },
+        "vosvfi": _metadata(model, format=INFERENCE_FORMAT, dtype=str(dtype).removeprefix("torch.")),
         "provenance": _plain(dict(provenance), "provenance"),
     }
     if isinstance(provenance.get("epoch"), int):
@@ -189,7 +191,8 @@ def check_state_dict(path: Path, state_dict: dict[str, Any], model: torch.nn.Mod
             shown = ", ".join(keys[:3]) + (f" (+{len(keys) - 3} more)" if len(keys) > 3 else "")
             problems.append(f"{len(keys)} {label}: {shown}")
     if problems:
-        raise VosvfiError(f"{path} does not fit AdaCoF: " + "; ".join(problems))
+        name = "AdaCoF" if isinstance(model, AdaCoFNet) else type(model).__name__
+        raise VosvfiError(f"{path} does not fit {name}: " + "; ".join(problems))
 
 
 class _SkipRandomInit(TorchFunctionMode):
@@ -209,14 +212,26 @@ class _SkipRandomInit(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def _load_registered(path: Path, checkpoint: dict[str, Any], block: dict[str, Any], device: str | torch.device) -> torch.nn.Module:
+    """A model of the registry (not AdaCoF), rebuilt from its stored block and strictly loaded."""
+    try:
+        with _SkipRandomInit():
+            model = MODELS.build(block)
+    except VosvfiError as error:
+        raise VosvfiError(f"{path}: {error}") from None
+    check_state_dict(path, checkpoint["state_dict"], model)
+    model.load_state_dict(checkpoint["state_dict"], strict=True, assign=True)
+    return model.to(device).eval()
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     *,
     device: str | torch.device = "cpu",
     dilation: int | None = None,
     sampling_mode: str | None = None,
-) -> tuple[AdaCoFNet, dict[str, Any]]:
-    """Build an AdaCoF model from ``path`` and return it (eval mode) with the checkpoint (its weights as float32).
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Build the model of ``path`` (AdaCoF, or another registered model whose block the file stores) and return it (eval mode) with the checkpoint (its weights as float32).
 
     The checkpoint's ``state_dict`` holds the model's own parameter tensors: copy them before
     changing either.
@@ -231,6 +246,8 @@ def load_checkpoint(
     state_dict = {key: value.float() if isinstance(value, Tensor) and value.is_floating_point() else value for key, value in checkpoint["state_dict"].items()}
     checkpoint["state_dict"] = state_dict
     meta = checkpoint.get("vosvfi", {})
+    if isinstance(meta.get("block"), dict):
+        return _load_registered(path, checkpoint, meta["block"], device), checkpoint
     head = state_dict.get(_KERNEL_HEAD_KEY)
     taps = int(head.shape[0]) if isinstance(head, Tensor) and head.dim() == 4 else 0
     kernel_size = round(taps**0.5)
@@ -244,3 +261,31 @@ def load_checkpoint(
     # assign: the loaded tensors become the parameters, without a second copy of the weights.
     model.load_state_dict(state_dict, strict=True, assign=True)
     return model.to(device).eval(), checkpoint
+
+
+def check_checkpoint(path: str | os.PathLike[str], *, field: str) -> None:
+    """Refuse, in one line naming ``field``, a checkpoint that is missing or does not load as AdaCoF (before any work)."""
+    try:
+        load_checkpoint(path)
+    except VosvfiError as error:
+        raise VosvfiError(f"{field}: {error}") from None
+
+
+def checkpoint_model_name(path: str | os.PathLike[str]) -> str:
+    """The ``model`` name a checkpoint file is scored under: its stem; ``<folder>-<stem>`` for a training
+    folder's generic names (``model.pth``, ``last.pth``, ``best.pth``), where the folder says which model.
+    """
+    path = Path(path)
+    return f"{path.parent.name}-{path.stem}" if path.stem in _GENERIC_STEMS else path.stem
+
+
+def scored_models(checkpoint: str | os.PathLike[str] | None, trained: Mapping[str, Path]) -> dict[str, Path]:
+    """The models evaluation and the downstream checks score, name → file: ``checkpoint``
+    (``evaluate.checkpoint``) alone where it is set, else every model of ``trained``.
+    """
+    if checkpoint is not None:
+        path = Path(checkpoint).absolute()
+        return {checkpoint_model_name(path): path}
+    if not trained:
+        raise VosvfiError("no model to score: set evaluate.checkpoint or plan the train stage")
+    return dict(trained)
